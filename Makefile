@@ -1,0 +1,58 @@
+# heartbeatd build and test entry points. `make test` is what CI runs.
+GO       ?= go
+PREFIX   ?= /usr
+DESTDIR  ?=
+BIN      := bin/heartbeatd
+PKGS     := ./...
+# Fuzz time per target in `make fuzz` (CI runs every target for this long).
+FUZZTIME ?= 20s
+# Commands that are the same binary under another name (multi-call).
+LINKS    := cl_status hb_takeover hb_standby drbd-peer-outdater
+
+.PHONY: all build test test-quick fuzz bench lint install clean demo
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./heartbeatd
+
+# Everything, including the root-only multi-node tests in network namespaces
+# (tag "netns"). Packages run one at a time (-p 1): the multi-node tests each
+# build their own namespaces and would otherwise compete for the two cores,
+# which skews their timing checks.
+test: build lint
+	$(GO) test -count=1 -p 1 -timeout 40m -tags netns $(PKGS)
+
+# The quick subset: unit, scenario, simulator and codec tests; no namespaces.
+test-quick:
+	$(GO) test -count=1 $(PKGS)
+
+# Each fuzz target for a bounded time. `go test -fuzz` takes one target per run.
+fuzz:
+	@set -e; for spec in $$($(GO) run ./tests/fuzzlist); do \
+		pkg=$${spec%%:*}; name=$${spec##*:}; \
+		echo "== fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags netns $(PKGS)
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/ha.d/resource.d $(DESTDIR)$(PREFIX)/share/doc/heartbeatd
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/heartbeatd
+	for l in $(LINKS); do ln -sf heartbeatd $(DESTDIR)$(PREFIX)/sbin/$$l; done
+	for f in resource.d/*; do [ -f "$$f" ] && install -m 0755 "$$f" $(DESTDIR)/etc/ha.d/resource.d/ || true; done
+	install -m 0644 ha.cf.example authkeys.example haresources.example $(DESTDIR)$(PREFIX)/share/doc/heartbeatd/
+
+demo: build
+	./tests/demo/run.sh
+
+clean:
+	rm -rf bin
