@@ -44,8 +44,6 @@ func NextGeneration(dir string, now time.Time) (gen uint64, note string, err err
 		gen = uint64(now.Unix()) + 1
 		note = fmt.Sprintf("Cannot read %s (%v) - starting at %d", path, rerr, gen)
 	}
-	// A generation derived from the clock must still exceed the last one if
-	// the file was damaged but the clock went backwards.
 	if err := writeGeneration(path, gen); err != nil {
 		return 0, note, err
 	}

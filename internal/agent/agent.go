@@ -1,0 +1,87 @@
+// Package agent holds heartbeatd's built-in resource agents (IPaddr,
+// Filesystem, drbddisk, iscsitarget, SCST, ...). Each is reachable as
+// `heartbeatd resource NAME ARGS... start|stop|status` and, through a two-line
+// wrapper in /etc/ha.d/resource.d/NAME, exactly where Heartbeat's own scripts
+// live, with Heartbeat's script contract (spec §6.2):
+//
+//   - the operation is the last argument;
+//   - start and stop are idempotent: starting a running resource and stopping
+//     a stopped one succeed;
+//   - status prints "running" or "stopped" (ResourceManager judges the text,
+//     not the exit code), and "may be running" when unsure, so that an
+//     unknown state counts as running and the peer does not start it too;
+//   - a failure exits non-zero with a message that says what to fix.
+package agent
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// IO is what an agent may touch of its process: output streams and the
+// environment. Tests pass buffers and a map.
+type IO struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// OS is the IO of the real process.
+func OS() IO { return IO{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv} }
+
+// Printf writes a line to stdout (the executor logs it under the agent's tag).
+func (io IO) Printf(format string, args ...any) {
+	fmt.Fprintf(io.Stdout, format+"\n", args...)
+}
+
+// Errorf writes an error line to stderr.
+func (io IO) Errorf(format string, args ...any) {
+	fmt.Fprintf(io.Stderr, "ERROR: "+format+"\n", args...)
+}
+
+// Func runs one agent: args are the resource arguments followed by the
+// operation. It returns the exit code.
+type Func func(args []string, io IO) int
+
+var registry = map[string]Func{}
+
+// Register makes an agent reachable by name (called from init functions).
+func Register(name string, f Func) { registry[name] = f }
+
+// Lookup returns the agent called name.
+func Lookup(name string) (Func, bool) { f, ok := registry[name]; return f, ok }
+
+// Names lists the registered agents.
+func Names() []string {
+	var out []string
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Exit codes, LSB style.
+const (
+	OK           = 0
+	Failed       = 1
+	BadArgs      = 2
+	NotInstalled = 5
+)
+
+// SplitOp separates the operation (last argument) from the resource
+// arguments and checks it is one of ops.
+func SplitOp(args []string, ops ...string) (rargs []string, op string, err error) {
+	if len(args) == 0 {
+		return nil, "", fmt.Errorf("no operation given (want one of %s)", strings.Join(ops, "|"))
+	}
+	op = args[len(args)-1]
+	for _, o := range ops {
+		if o == op {
+			return args[:len(args)-1], op, nil
+		}
+	}
+	return nil, "", fmt.Errorf("unknown operation %q (want one of %s)", op, strings.Join(ops, "|"))
+}

@@ -1,0 +1,122 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"heartbeatd/internal/clstatus"
+	"heartbeatd/internal/control"
+	"heartbeatd/internal/rm"
+)
+
+type adminCall struct {
+	req   control.Request
+	reply chan control.Response
+}
+
+// handleAdmin runs on the control server's goroutine: it hands the request
+// to the main loop (the only goroutine that may touch the cores) and waits.
+func (d *Daemon) handleAdmin(ctx context.Context, req control.Request) control.Response {
+	call := adminCall{req: req, reply: make(chan control.Response, 1)}
+	select {
+	case d.admin <- call:
+	case <-ctx.Done():
+		return control.Response{Stderr: "heartbeatd is busy\n", Code: clstatus.Timeout}
+	}
+	select {
+	case r := <-call.reply:
+		return r
+	case <-ctx.Done():
+		return control.Response{Stderr: "no answer from heartbeatd in time\n", Code: clstatus.Timeout}
+	}
+}
+
+func (d *Daemon) adminCall(c adminCall) {
+	switch c.req.Cmd {
+	case "cl_status":
+		r := clstatus.Run(c.req.Args, d.snapshot())
+		c.reply <- control.Response{Stdout: r.Stdout, Stderr: r.Stderr, Code: r.Code}
+	case "standby", "takeover":
+		if d.stopping {
+			c.reply <- control.Response{Stderr: "heartbeatd is shutting down\n", Code: 1}
+			return
+		}
+		set := "all"
+		if len(c.req.Args) > 0 {
+			set = c.req.Args[0]
+		}
+		d.pending[c.req.Cmd] = append(d.pending[c.req.Cmd], c)
+		d.stepRM(rm.Admin{Cmd: c.req.Cmd, Set: set})
+	case "reload":
+		c.reply <- control.Response{Stderr: "reload is not supported yet: restart heartbeatd to apply a new configuration\n", Code: 1}
+	default:
+		c.reply <- control.Response{Stderr: fmt.Sprintf("unknown command %q\n", c.req.Cmd), Code: 11}
+	}
+}
+
+// replyAdmin answers the oldest waiting admin command rm replied to.
+func (d *Daemon) replyAdmin(r rm.Reply) {
+	q := d.pending[r.Cmd]
+	if len(q) == 0 {
+		return
+	}
+	c := q[0]
+	d.pending[r.Cmd] = q[1:]
+	resp := control.Response{}
+	text := r.Text
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	if r.OK {
+		resp.Stdout = text
+	} else {
+		resp.Stderr, resp.Code = text, 1
+	}
+	c.reply <- resp
+}
+
+// snapshot is the state cl_status may ask about. Heartbeat's node and link
+// walks return them in reverse configuration order; scripts that parse
+// `listnodes` output may depend on it, so we keep it.
+func (d *Daemon) snapshot() *clstatus.Snapshot {
+	s := &clstatus.Snapshot{
+		Version: Version, Local: d.local, RscStatus: d.rm.RscStatus(),
+		Deadtime: int(d.cfg.Deadtime.Milliseconds()), Keepalive: int(d.cfg.Keepalive.Milliseconds()),
+		Params: d.params(),
+	}
+	nodes := d.mem.Nodes()
+	for i := len(nodes) - 1; i >= 0; i-- {
+		n := nodes[i]
+		cn := clstatus.Node{Name: n.Name, Status: n.Status, Type: "normal"}
+		links := d.mem.Links(n.Name)
+		for j := len(links) - 1; j >= 0; j-- {
+			cn.Links = append(cn.Links, clstatus.Link{Name: links[j].Name, Status: links[j].Status})
+		}
+		s.Nodes = append(s.Nodes, cn)
+	}
+	return s
+}
+
+// params answers hbparameter: values as written in ha.cf; derived timing
+// values Heartbeat reports in milliseconds.
+func (d *Daemon) params() map[string]string {
+	p := map[string]string{"hbversion": Version}
+	for _, dir := range d.cfg.Directives {
+		if _, seen := p[dir.Name]; !seen && len(dir.Args) > 0 {
+			p[dir.Name] = strings.Join(dir.Args, " ")
+		}
+	}
+	for name, v := range map[string]int64{
+		"keepalive": d.cfg.Keepalive.Milliseconds(), "deadtime": d.cfg.Deadtime.Milliseconds(),
+		"warntime": d.cfg.Warntime.Milliseconds(), "initdead": d.cfg.Initdead.Milliseconds(),
+	} {
+		if _, ok := p[name]; !ok {
+			p[name] = fmt.Sprintf("%dms", v)
+		}
+	}
+	if _, ok := p["auto_failback"]; !ok {
+		p["auto_failback"] = d.cfg.AutoFailback
+	}
+	return p
+}

@@ -1,0 +1,276 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"heartbeatd/internal/logging"
+	"heartbeatd/internal/media"
+	"heartbeatd/internal/membership"
+	"heartbeatd/internal/rm"
+	"heartbeatd/internal/wire"
+)
+
+// tickEvery paces the cores. membership wants a tick at least every 100 ms
+// (its dead check runs every 250 ms); a finer tick only shortens the delay
+// between a due keepalive and its sending.
+const tickEvery = 20 * time.Millisecond
+
+// shutdownLinger is how long the daemon keeps running after sending
+// shutdone, so the message (and its retransmissions, if asked for) reach
+// the peer before our sockets close. Heartbeat waits about 2 s.
+const shutdownLinger = time.Second
+
+// rmTypes are the message types the resource manager consumes.
+var rmTypes = map[string]bool{
+	"starting": true, "resource": true, "ask_resources": true, "hb_takeover": true,
+	"ip-request": true, "ip-request-resp": true,
+}
+
+func (d *Daemon) loop(ctx context.Context) error {
+	ticker := time.NewTicker(tickEvery)
+	defer ticker.Stop()
+	d.stepMem(membership.Start{LoadAvg: loadAvg()})
+	d.notify("READY=1")
+	lastLoad, lastWatchdog := time.Now(), time.Time{}
+	done := ctx.Done()
+	for {
+		select {
+		case <-done:
+			done = nil // start the graceful shutdown once
+			d.beginShutdown()
+		case p := <-d.recv:
+			d.receive(p)
+		case <-ticker.C:
+			var la string
+			if time.Since(lastLoad) >= 5*time.Second {
+				la, lastLoad = loadAvg(), time.Now()
+			}
+			d.stepMem(membership.Tick{LoadAvg: la})
+			d.stepRM(rm.Tick{})
+			if time.Since(lastWatchdog) >= time.Second {
+				// systemd's watchdog is fed from this loop only, so a
+				// wedged loop is what it detects.
+				d.notify("WATCHDOG=1")
+				lastWatchdog = time.Now()
+			}
+			if !d.exitAt.IsZero() && !d.clock.Now().Before(d.exitAt) {
+				d.log.Logf(logging.Info, "%s Heartbeat shutdown complete.", d.local)
+				return nil
+			}
+		case r := <-d.exec.done:
+			d.exec.finished(r.key)
+			d.stepRM(r.GroupDone)
+			d.exec.kick()
+		case call := <-d.admin:
+			d.adminCall(call)
+		}
+	}
+}
+
+func (d *Daemon) beginShutdown() {
+	if d.stopping {
+		return
+	}
+	d.stopping = true
+	d.notify("STOPPING=1")
+	d.stepRM(rm.Shutdown{})
+}
+
+// receive decodes and authenticates one packet. Packets that fail are
+// dropped and counted before any protocol processing: they must not refresh
+// a link or a node (spec §2.4).
+func (d *Daemon) receive(p media.Packet) {
+	msg, err := wire.Decode(p.Data, d.keys)
+	if err != nil {
+		d.stats.badPackets++
+		if errors.Is(err, wire.ErrAuth) {
+			d.stats.authFailures++
+			src := srcOf(p.Data)
+			// One line per peer and second at most: a flood of forged
+			// packets must not flood the log.
+			if now := time.Now(); now.Sub(d.badAuth[src]) >= time.Second {
+				d.badAuth[src] = now
+				d.log.Logf(logging.Warn, "string2msg_ll: node [%s] failed authentication (link %s, from %v)", src, p.Link, p.From)
+			}
+		} else if d.cfg.LogBadPack {
+			d.log.Logf(logging.Debug, "dropped bad packet on %s from %v: %v", p.Link, p.From, err)
+		}
+		return
+	}
+	d.stepMem(membership.Received{Msg: msg, Link: p.Link})
+}
+
+// srcOf extracts a printable src for the log from a packet that failed
+// authentication (it is attacker-controlled: bounded and sanitised).
+func srcOf(pkt []byte) string {
+	if pk, err := wire.Parse(pkt); err == nil {
+		if s := pk.Msg.Value("src"); s != "" {
+			if len(s) > 64 {
+				s = s[:64]
+			}
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 || r > 0x7e {
+					return '?'
+				}
+				return r
+			}, s)
+		}
+	}
+	return "?"
+}
+
+func (d *Daemon) stepMem(ev membership.Event) {
+	for _, a := range d.mem.Step(d.clock.Now(), ev) {
+		d.doMem(a)
+	}
+}
+
+func (d *Daemon) doMem(a membership.Action) {
+	switch a := a.(type) {
+	case membership.Transmit:
+		d.transmit(a.Msg)
+	case membership.Log:
+		d.log.Log("heartbeat", logging.ParseLevel(a.Level), a.Text)
+	case membership.NodeStatus:
+		if a.Node != d.local {
+			d.stepRM(rm.PeerStatus{Node: a.Node, Status: a.New})
+		}
+		d.notifyStatus()
+	case membership.LinkStatus:
+	case membership.Deliver:
+		if rmTypes[a.Msg.Type()] {
+			d.stepRM(rm.Message{Msg: a.Msg})
+		}
+	case membership.CommUp:
+		d.stepRM(rm.CommUp{Alone: !d.peerAlive()})
+		d.notifyStatus()
+	case membership.PeerShutdown:
+		d.stepRM(rm.PeerShutdown{Node: a.Node})
+	case membership.PartitionHealed:
+		d.stepRM(rm.PeerReturned{Node: a.Node})
+	case membership.PeerRestarted:
+	}
+}
+
+func (d *Daemon) peerAlive() bool {
+	for _, n := range d.mem.Nodes() {
+		if n.Name == d.peer {
+			return n.Status == "up" || n.Status == "active"
+		}
+	}
+	return false
+}
+
+func (d *Daemon) transmit(m *wire.Message) {
+	pkt, err := d.keys.Seal(m)
+	if err != nil {
+		d.log.Logf(logging.Error, "cannot encode %s message: %v", m.Type(), err)
+		return
+	}
+	var classic []byte
+	for _, md := range d.media {
+		out := pkt
+		if l, ok := md.(*media.Link); ok && l.Spec().Kind == media.KindSerial {
+			// Serial lines carry the classic format (spec §1.2).
+			if classic == nil {
+				if classic, err = wire.EncodeClassic(m, d.keys.Active); err != nil {
+					d.log.Logf(logging.Error, "cannot encode %s message for serial: %v", m.Type(), err)
+					continue
+				}
+			}
+			out = classic
+		}
+		if err := md.Send(out); err != nil {
+			d.stats.sendErrors++
+			if !errors.Is(err, media.ErrLinkDown) {
+				d.log.Logf(logging.Debug, "send on %s: %v", md.Name(), err)
+			}
+		}
+	}
+}
+
+func (d *Daemon) stepRM(ev rm.Event) {
+	for _, a := range d.rm.Step(d.clock.Now(), ev) {
+		d.doRM(a)
+	}
+}
+
+func (d *Daemon) doRM(a rm.Action) {
+	switch a := a.(type) {
+	case rm.Send:
+		d.stepMem(membership.Send{Msg: a.Msg})
+	case rm.StartGroup:
+		d.exec.submit(a.Key, "start")
+	case rm.StopGroup:
+		d.exec.submit(a.Key, "stop")
+	case rm.Log:
+		d.log.Log("heartbeat", logging.ParseLevel(a.Level), a.Text)
+	case rm.Reply:
+		d.replyAdmin(a)
+	case rm.ShutdownReady:
+		d.stepMem(membership.Shutdown{})
+		d.exitAt = d.clock.Now().Add(shutdownLinger)
+	case rm.Reboot:
+		d.reboot(a.Reason)
+	case rm.Fence:
+		// No STONITH device support yet: rm only asks when one is
+		// configured, and config refuses stonith directives for now.
+		d.stepRM(rm.FenceDone{Node: a.Node, OK: false})
+	}
+	d.notifyStatus()
+}
+
+// reboot carries out Heartbeat's answer to a resource that cannot be
+// stopped: the node must disappear so the peer can take over safely.
+func (d *Daemon) reboot(reason string) {
+	d.log.Logf(logging.Crit, "Resource STOP failure. Reboot required! (%s)", reason)
+	if len(d.opts.RebootCommand) > 0 {
+		cmd := exec.Command(d.opts.RebootCommand[0], d.opts.RebootCommand[1:]...)
+		cmd.Env = append(os.Environ(), "HEARTBEATD_REBOOT_REASON="+reason)
+		if err := cmd.Run(); err != nil {
+			d.log.Logf(logging.Error, "reboot command %v: %v", d.opts.RebootCommand, err)
+		}
+		return
+	}
+	unix.Sync()
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
+		d.log.Logf(logging.Error, "reboot: %v", err)
+	}
+}
+
+func (d *Daemon) notify(s string) {
+	if d.opts.Notify != nil {
+		d.opts.Notify(s)
+	}
+}
+
+func (d *Daemon) notifyStatus() {
+	if d.opts.Notify == nil || d.mem == nil || d.rm == nil {
+		return
+	}
+	var parts []string
+	for _, n := range d.mem.Nodes() {
+		parts = append(parts, n.Name+" "+n.Status)
+	}
+	st := fmt.Sprintf("STATUS=%s; resources: %s", strings.Join(parts, ", "), d.rm.RscStatus())
+	if st != d.lastStatus {
+		d.lastStatus = st
+		d.notify(st)
+	}
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}

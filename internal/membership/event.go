@@ -1,0 +1,137 @@
+package membership
+
+import "heartbeatd/internal/wire"
+
+// Event is an input to Table.Step. The shell produces them; the table never
+// reads a socket or a clock itself.
+type Event interface{ isEvent() }
+
+// Start begins membership: the table sends status st=init (seq 1) and st=up
+// twice, exactly as Heartbeat's master control process does at start-up, and
+// advertises deadtime+2000 ms for the first 5 s.
+type Start struct {
+	// LoadAvg is the first line of /proc/loadavg, sent as "ld" (may be "").
+	LoadAvg string
+}
+
+// Tick lets time pass. The shell should tick every 50..100 ms; the table
+// decides itself when a keepalive, a dead check (every 250 ms), a
+// retransmission request or a reqnodes retry is due.
+type Tick struct {
+	// LoadAvg refreshes the "ld" value; empty keeps the previous one.
+	LoadAvg string
+}
+
+// Received is one message that arrived on a medium and passed
+// authentication. Link is the medium name (e.g. "eth1"). The shell must also
+// feed our own broadcasts back here: they arrive as duplicates and are what
+// brings our own links up, as in Heartbeat.
+type Received struct {
+	Msg  *wire.Message
+	Link string
+}
+
+// Send asks the table to send a cluster message on behalf of an upper layer
+// (resource manager, dopd, a script's FIFO message). The table adds the
+// standard fields, assigns a seq, keeps it for retransmission and loops it
+// back to itself as Heartbeat does. Msg is not retained; it is cloned.
+type Send struct {
+	Msg *wire.Message
+}
+
+// Shutdown is the last step of a graceful stop (the upper layer has released
+// every group): the table sends "t=shutdone st=dead". With Restart the table
+// first advertises deadtime+30 s, as Heartbeat does when it is about to
+// restart itself, so peers do not declare it dead while it re-executes.
+type Shutdown struct {
+	Restart bool
+}
+
+func (Start) isEvent()    {}
+func (Tick) isEvent()     {}
+func (Received) isEvent() {}
+func (Send) isEvent()     {}
+func (Shutdown) isEvent() {}
+
+// Action is an output of Table.Step, to be carried out by the shell in order.
+type Action interface{ isAction() }
+
+// Transmit sends a complete message (all standard fields present, in
+// Heartbeat's order) on every medium. The shell adds authentication when it
+// encodes the message.
+type Transmit struct {
+	Msg *wire.Message
+}
+
+// Log is one log line. Level is one of CRIT, ERROR, WARN, notice, info,
+// debug; Text is Heartbeat's exact wording so admins can grep for it.
+type Log struct {
+	Level string
+	Text  string
+}
+
+// NodeStatus reports a change of a peer's status (init, up, active, dead).
+// Msg is the status message that caused it; for dead it is the synthetic
+// "t=status st=dead src=N seq=1 ts=<now>" Heartbeat feeds to rc.d/status and
+// to its API clients (never sent on the wire). The local node's own status is
+// reported through LocalStatus and CommUp instead.
+type NodeStatus struct {
+	Node, Old, New string
+	Msg            *wire.Message
+}
+
+// LinkStatus reports that a node's medium changed to "up" or "dead".
+type LinkStatus struct {
+	Node, Link, Status string
+}
+
+// Deliver hands an accepted, in-order message addressed to us (or to
+// everybody) to the upper layers. Every type the membership layer does not
+// consume is delivered: starting, resource, ask_resources, hb_takeover,
+// ip-request, ip-request-resp, stonith, start_outdate, outdate_rc, ...
+// Our own messages are delivered too, because Heartbeat loops every message it
+// sends through its own receive path before putting it on the wire (rc.d
+// ip-request-resp and hb_takeover run for our own messages); Msg's "src" tells
+// the upper layer whose it is. Consumed, never delivered: status, reqnodes,
+// repnodes, shutdone (see PeerShutdown) and every NS_ type.
+type Deliver struct {
+	Msg  *wire.Message
+	Link string // "" for our own, looped-back messages
+}
+
+// CommUp is emitted once, when the local node goes active (after repnodes,
+// or when no peer is alive). Upper layers start then (API clients, the
+// resource manager's "starting").
+type CommUp struct{}
+
+// PeerShutdown reports a peer's "shutdone": it gave up all its resources and
+// is about to stop. The peer's status messages continue for a moment; it is
+// declared dead later by the normal timeout.
+type PeerShutdown struct {
+	Node string
+}
+
+// PeerRestarted reports a status with a higher generation: the peer's
+// daemon restarted, so it may hold resources again (Heartbeat sets
+// has_resources). Not emitted for the first generation ever seen.
+type PeerRestarted struct {
+	Node string
+}
+
+// PartitionHealed reports a peer that had been declared dead returning with
+// the same generation (a partition or a stalled process). Heartbeat in R1 mode
+// answers by giving up everything and restarting itself 2 s later; the upper
+// layer decides.
+type PartitionHealed struct {
+	Node string
+}
+
+func (Transmit) isAction()        {}
+func (Log) isAction()             {}
+func (NodeStatus) isAction()      {}
+func (LinkStatus) isAction()      {}
+func (Deliver) isAction()         {}
+func (CommUp) isAction()          {}
+func (PeerShutdown) isAction()    {}
+func (PeerRestarted) isAction()   {}
+func (PartitionHealed) isAction() {}

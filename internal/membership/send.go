@@ -1,0 +1,161 @@
+package membership
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"heartbeatd/internal/wire"
+)
+
+// send adds the standard fields to m (spec §3.1), keeps it for
+// retransmission when it has a seq, loops it through our own receive path and
+// transmits it. m is owned by the table from here on.
+//
+// The loopback comes before the Transmit because that is Heartbeat's order
+// (process_clustermsg runs before send_to_all_media): an ACK of our own
+// message appears on the wire just before the message itself.
+func (t *Table) send(now time.Time, m *wire.Message) {
+	typ := m.Type()
+	if typ == "" {
+		t.logf("ERROR", "send_cluster_msg: message without type dropped")
+		return
+	}
+	noSeq := strings.HasPrefix(typ, "NS_")
+
+	// destuuid goes right after the body, before src. A message that names
+	// only destuuid gets its dest filled in.
+	if to, ok := m.Get("dest"); ok {
+		if n := t.byName[strings.ToLower(to)]; n != nil && n.hasUUID {
+			m.SetBinary("destuuid", n.uuid[:])
+		}
+	} else if du, ok := m.Binary("destuuid"); ok && len(du) == 16 {
+		if n := t.lookup("", du); n != nil {
+			m.Set("dest", n.name)
+		}
+	}
+
+	// For NS_ messages Heartbeat leaves fields that are already present
+	// alone (the ping plugin's NS_st carries the ping host as src); for the
+	// others it modifies them in place, keeping their position.
+	set := func(name, value string) {
+		if noSeq {
+			if _, ok := m.Get(name); ok {
+				return
+			}
+		}
+		m.Set(name, value)
+	}
+	set("src", t.cfg.Local)
+	if _, ok := m.Get("srcuuid"); !ok || !noSeq {
+		m.SetBinary("srcuuid", t.cfg.UUID[:])
+	}
+	var seq uint64
+	if !noSeq {
+		t.lastSeq++
+		seq = t.lastSeq
+		m.Set("seq", strconv.FormatUint(seq, 16))
+	}
+	set("hg", strconv.FormatUint(t.cfg.Generation, 16))
+	set("ts", strconv.FormatInt(now.Unix(), 16))
+	if !noSeq && t.loadAvg != "" {
+		// Heartbeat always has /proc/loadavg; without one we omit ld
+		// rather than invent a value (receivers never read it).
+		m.Set("ld", t.loadAvg)
+	}
+	set("ttl", strconv.Itoa(t.cfg.HopFudge+len(t.cfg.Nodes)+t.cfg.PingNodes))
+
+	if !noSeq {
+		t.hist.add(seq, m)
+	}
+	t.receive(now, m.Clone(), "")
+	t.emit(Transmit{Msg: m.Clone()})
+}
+
+// sendStatus sends t=status with our status, our advertised dead time and
+// protocol=1 (spec §4.1). Omitting protocol would switch real peers into
+// pre-2.x mode for good, so it is only left out once we are in that mode
+// ourselves, as Heartbeat does.
+func (t *Table) sendStatus(now time.Time) {
+	m := wire.New("status")
+	m.Set("st", t.localStatus)
+	m.Set("dt", strconv.FormatInt(t.advertised.Milliseconds(), 16))
+	if t.flowControl {
+		m.Set("protocol", "1")
+	}
+	t.send(now, m)
+}
+
+// setLocalStatus changes our status and announces it at once.
+func (t *Table) setLocalStatus(now time.Time, st string) {
+	if st == t.localStatus {
+		return
+	}
+	t.localStatus = st
+	t.sendStatus(now)
+	t.logf("info", "Local status now set to: '%s'", st)
+}
+
+func (t *Table) start(now time.Time, loadAvg string) {
+	if t.started {
+		return
+	}
+	t.started = true
+	t.startedAt = now
+	t.loadAvg = loadAvg
+	// Heartbeat resets every node's timeout clock at start, so a node that
+	// never speaks is declared dead initdead after our start.
+	for _, n := range t.nodes {
+		n.lastStatus = now
+	}
+	// hb_add_deadtime(2000) sends the first status (st=init); then the
+	// status goes to up (second packet) and one more status follows: the
+	// captures show seq 1 init, 2 up, 3 up within a millisecond.
+	t.advertised = t.cfg.Deadtime + startupExtraDT
+	t.dtPopAt = now.Add(startupExtraFor)
+	t.sendStatus(now)
+	t.setLocalStatus(now, StatusUp)
+	t.sendStatus(now)
+	t.nextStatus = now.Add(t.cfg.Keepalive)
+	t.nextDeadCheck = now.Add(t.cfg.DeadCheck)
+}
+
+func (t *Table) tick(now time.Time) {
+	if !now.Before(t.nextStatus) {
+		t.sendStatus(now)
+		t.nextStatus = t.nextStatus.Add(t.cfg.Keepalive)
+		if !t.nextStatus.After(now) {
+			// We were not stepped for a while: do not send a burst.
+			t.nextStatus = now.Add(t.cfg.Keepalive)
+		}
+	}
+	if !t.dtPopAt.IsZero() && !now.Before(t.dtPopAt) {
+		t.dtPopAt = time.Time{}
+		t.advertised = t.cfg.Deadtime
+		t.sendStatus(now) // A-main: keepalive with 1b58, then 1388 at once
+	}
+	t.fireRexmitRequests(now)
+	if !t.reqnodesAt.IsZero() && !now.Before(t.reqnodesAt) {
+		t.sendReqnodes(now)
+	}
+	if !now.Before(t.nextDeadCheck) {
+		t.checkTimeouts(now)
+		if !t.linksUp {
+			t.checkCommIsUp(now)
+		}
+		t.nextDeadCheck = t.nextDeadCheck.Add(t.cfg.DeadCheck)
+		if !t.nextDeadCheck.After(now) {
+			t.nextDeadCheck = now.Add(t.cfg.DeadCheck)
+		}
+	}
+}
+
+// shutdown sends shutdone (spec §5.6 step 3).
+func (t *Table) shutdown(now time.Time, restart bool) {
+	t.send(now, wireMessage("shutdone", "st", StatusDead))
+	if restart {
+		t.dtPopAt = time.Time{}
+		t.advertised = t.cfg.Deadtime + restartExtraDT
+		t.sendStatus(now)
+	}
+}

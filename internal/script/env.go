@@ -1,0 +1,102 @@
+package script
+
+import (
+	"strconv"
+	"strings"
+)
+
+// baseEnv is what every script gets before Runner.Env is applied. Heartbeat's
+// scripts inherit the daemon's environment; ours does not pass its own on, so
+// the variables scripts rely on are spelled out here:
+//   - PATH: /etc/ha.d/shellfuncs only prepends Heartbeat's dirs to $PATH and
+//     then needs sed, so a PATH with the usual system dirs is required.
+//   - HA_DIR, HA_FUNCS: exported by ResourceManager itself before it calls
+//     any script; the stock IPaddr wrapper sources $HA_DIR-relative files.
+//   - OCF_ROOT, HA_DATEFMT: set by the heartbeat daemon (ocf-shellfuncs
+//     falls back to them; the date format ends in a tab, as Heartbeat's).
+//
+// LC_ALL and LANGUAGE are never passed: ResourceManager unsets them so that
+// scripts parsing ifconfig/ip output see the C messages.
+var baseEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HA_DIR=/etc/ha.d",
+	"HA_FUNCS=/etc/ha.d/shellfuncs",
+	"OCF_ROOT=/usr/lib/ocf",
+	"HA_DATEFMT=%Y/%m/%d_%T\t",
+}
+
+// droppedEnv are names ResourceManager unsets before running scripts.
+var droppedEnv = map[string]bool{"LC_ALL": true, "LANGUAGE": true}
+
+// Environment is the part of a script's environment the heartbeat daemon
+// sets (protocol spec §6.8). Its List goes into Runner.Env, together with
+// the HA_<field> variables of the message that triggered the run, if any.
+type Environment struct {
+	// CurHost is the local node name (HA_CURHOST).
+	CurHost string
+	// LogFile and DebugLog are ha.cf's logfile and debugfile; the scripts'
+	// ha_log appends to them. Heartbeat exports them even when empty.
+	LogFile  string
+	DebugLog string
+	// LogFacility is ha.cf's logfacility name ("daemon", "local0"); empty
+	// means not configured, and HA_LOGFACILITY is then left unset.
+	LogFacility string
+	// UseLogd sets HA_LOGD=yes (scripts then log via ha_logger).
+	UseLogd bool
+	// Debug is the debug level (HA_debug); ha_debug is silent at 0.
+	Debug int
+	// Vars are ha.cf `env NAME=value` directives, exported as HA_NAME.
+	Vars []EnvVar
+}
+
+// EnvVar is one `env NAME=value` directive.
+type EnvVar struct {
+	Name  string
+	Value string
+}
+
+// List returns the variables as NAME=value strings, base variables first.
+func (e Environment) List() []string {
+	out := append([]string(nil), baseEnv[1:]...) // PATH stays the Runner's default
+	out = append(out,
+		"HA_CURHOST="+e.CurHost,
+		"HA_LOGFILE="+e.LogFile,
+		"HA_DEBUGLOG="+e.DebugLog,
+		"HA_debug="+strconv.Itoa(e.Debug),
+	)
+	if e.LogFacility != "" {
+		out = append(out, "HA_LOGFACILITY="+e.LogFacility)
+	}
+	if e.UseLogd {
+		out = append(out, "HA_LOGD=yes")
+	} else {
+		out = append(out, "HA_LOGD=no")
+	}
+	for _, v := range e.Vars {
+		out = append(out, "HA_"+v.Name+"="+v.Value)
+	}
+	return out
+}
+
+// mergeEnv returns base overlaid with extra: a later NAME=value replaces an
+// earlier one in place. Entries that are not NAME=value, contain NUL, or
+// name a variable ResourceManager unsets are left out.
+func mergeEnv(base, extra []string) []string {
+	index := make(map[string]int)
+	var out []string
+	for _, list := range [][]string{base, extra} {
+		for _, kv := range list {
+			name, _, ok := strings.Cut(kv, "=")
+			if !ok || name == "" || strings.ContainsRune(kv, 0) || droppedEnv[name] {
+				continue
+			}
+			if i, seen := index[name]; seen {
+				out[i] = kv
+				continue
+			}
+			index[name] = len(out)
+			out = append(out, kv)
+		}
+	}
+	return out
+}

@@ -1,0 +1,369 @@
+// Package script runs Heartbeat R1 resource scripts the way Heartbeat's
+// ResourceManager does: `<script> [args…] start|stop|status`, status judged
+// from the output text, groups started left to right and stopped right to
+// left with stop retries. It is the shell around the resource manager: it
+// forks processes and waits, so it takes a clock.Clock for every wait that
+// matters to behaviour, and never decides policy such as rebooting.
+package script
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"heartbeatd/haresources"
+	"heartbeatd/internal/clock"
+)
+
+// Logger receives every line this package logs. entity is the program tag
+// Heartbeat would use ("ResourceManager", or the script's name for its
+// output); level is Heartbeat's spelling: "CRIT", "ERROR", "WARN", "info",
+// "debug".
+type Logger interface {
+	Log(entity, level, text string)
+}
+
+// Heartbeat's level words, as they appear in its log lines.
+const (
+	LevelCrit  = "CRIT"
+	LevelError = "ERROR"
+	LevelWarn  = "WARN"
+	LevelInfo  = "info"
+	LevelDebug = "debug"
+)
+
+// EntityResourceManager is the tag of the group-operation log lines, as in
+// Heartbeat's `ResourceManager(default)[pid]: info: Acquiring resource group`.
+const EntityResourceManager = "ResourceManager"
+
+// DefaultDirs is where ResourceManager looks for a script, in order:
+// $HA_RESOURCEDIR, then INITDIR.
+var DefaultDirs = []string{"/etc/ha.d/resource.d", "/etc/init.d"}
+
+// Defaults for the zero values of Runner's fields.
+const (
+	DefaultStopRetries   = 10              // HA_STOPRETRYMAX
+	DefaultRetryInterval = time.Second     // ResourceManager's "sleep 1"
+	DefaultKillGrace     = 5 * time.Second // SIGTERM to SIGKILL
+	// drainDelay bounds how long Run waits, after the script has exited, for
+	// its output pipes to close. A start script that leaves a daemon holding
+	// them open must not hang the resource manager.
+	drainDelay = 200 * time.Millisecond
+	readChunk  = 32 << 10
+)
+
+// Runner runs resource scripts. The zero value is usable: default dirs, no
+// timeout, real clock, no logging. A Runner is safe for concurrent use if
+// its fields are not changed meanwhile.
+type Runner struct {
+	// Dirs are searched in order for the script; a candidate must be a
+	// regular file executable by us. Default DefaultDirs.
+	Dirs []string
+	// Env is added to the scripts' environment, later entries winning; see
+	// Environment for what Heartbeat provides. The daemon's own environment
+	// is NOT passed on: scripts see baseEnv plus Env, nothing else.
+	Env []string
+	// Timeout per script run; 0 means none, as in Heartbeat, which waits
+	// for ever. On timeout the script's whole process group gets SIGTERM,
+	// then SIGKILL after KillGrace.
+	Timeout   time.Duration
+	KillGrace time.Duration // default DefaultKillGrace
+	// StopRetries is how many times a failed stop is retried
+	// (HA_STOPRETRYMAX): 0 means DefaultStopRetries, negative means retry
+	// until the context ends, as HA_STOPRETRYMAX<=0 does in Heartbeat.
+	StopRetries   int
+	RetryInterval time.Duration // default DefaultRetryInterval
+	// Clock paces timeouts, kill grace and stop retries. Default clock.Real.
+	Clock  clock.Clock
+	Log    Logger
+	Output OutputLimits
+}
+
+// Result is what one script run produced.
+type Result struct {
+	// Path is the script found; empty if lookup failed.
+	Path string
+	// Args are the arguments passed before the action.
+	Args []string
+	// ExitCode is the exit status; 128+N if killed by signal N (as a shell
+	// reports it); -1 if the script never ran.
+	ExitCode int
+	// Output holds stdout and stderr lines in arrival order, sanitised and
+	// bounded by OutputLimits (a marker line stands for omitted lines).
+	Output       []string
+	OmittedLines int
+	// Running is Heartbeat's status verdict (see Status) over the complete
+	// stdout, however long; it is what matters for a "status" call.
+	Running bool
+	// TimedOut is set when Runner.Timeout ended the run.
+	TimedOut bool
+	// Err is set when the script could not be run to completion: not found,
+	// exec failure, timeout, context end. A script that ran and exited
+	// non-zero has Err == nil and ExitCode != 0.
+	Err error
+}
+
+// Failed reports whether the run counts as a failure for start or stop.
+func (r Result) Failed() bool { return r.Err != nil || r.ExitCode != 0 }
+
+// LocateError says a script could not be found or used.
+type LocateError struct {
+	Script string
+	Dirs   []string
+	// Reasons lists candidates that exist but were rejected.
+	Reasons []string
+}
+
+func (e *LocateError) Error() string {
+	msg := fmt.Sprintf("cannot locate resource script %s (looked in %s)", e.Script, strings.Join(e.Dirs, ", "))
+	if len(e.Reasons) > 0 {
+		msg += ": " + strings.Join(e.Reasons, "; ")
+	}
+	return msg
+}
+
+// Locate finds script the way ResourceManager's scriptpath does: the first
+// of Dirs holding a regular file (symlinks followed) that we may execute.
+func (r *Runner) Locate(script string) (string, error) {
+	dirs := r.dirs()
+	lerr := &LocateError{Script: script, Dirs: dirs}
+	if script == "" || script == "." || script == ".." || strings.ContainsAny(script, "/\x00") {
+		// haresources is outside input; a name with a slash could reach
+		// any program on the system.
+		lerr.Reasons = append(lerr.Reasons, fmt.Sprintf("%q is not a plain file name", script))
+		return "", lerr
+	}
+	for _, dir := range dirs {
+		p := filepath.Join(dir, script)
+		st, err := os.Stat(p)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			continue
+		case err != nil:
+			lerr.Reasons = append(lerr.Reasons, err.Error())
+			continue
+		case !st.Mode().IsRegular():
+			lerr.Reasons = append(lerr.Reasons, p+" is not a regular file")
+			continue
+		}
+		if err := unix.Access(p, unix.X_OK); err != nil {
+			lerr.Reasons = append(lerr.Reasons, p+" is not executable")
+			continue
+		}
+		return p, nil
+	}
+	return "", lerr
+}
+
+// ScriptArgs are the arguments Heartbeat passes for res, before the action.
+// ResourceManager expands them unquoted, so blanks inside an argument split
+// it and empty arguments vanish; we do the same (but never glob).
+func ScriptArgs(res haresources.Resource) []string {
+	var out []string
+	for _, a := range res.Args {
+		out = append(out, strings.Fields(a)...)
+	}
+	return out
+}
+
+// Run runs `<script> [args…] <op>` directly (no shell) in its own process
+// group, with the output captured, logged at debug level under the script's
+// name, and judged by Status.
+func (r *Runner) Run(ctx context.Context, res haresources.Resource, op string) Result {
+	out := Result{ExitCode: -1, Args: ScriptArgs(res)}
+	if op == "" || strings.ContainsRune(op, 0) {
+		out.Err = fmt.Errorf("resource %s: invalid action %q", res.Script, op)
+		return out
+	}
+	path, err := r.Locate(res.Script)
+	if err != nil {
+		out.Err = err
+		return out
+	}
+	out.Path = path
+	argv := append(append([]string{path}, out.Args...), op)
+
+	entity := res.Script
+	logs := newOutputLog(r.Output, func(line string) { r.log(entity, LevelDebug, line) })
+	var mu sync.Mutex // guards the sinks below and detached
+	var status statusMatcher
+	stdoutLines := &lineSplitter{max: logs.limits.MaxLineBytes, out: logs.add}
+	stderrLines := &lineSplitter{max: logs.limits.MaxLineBytes, out: logs.add}
+	detached := false
+
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		out.Err = fmt.Errorf("run %s %s: %w", path, op, err)
+		return out
+	}
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		stdoutR.Close()
+		stdoutW.Close()
+		out.Err = fmt.Errorf("run %s %s: %w", path, op, err)
+		return out
+	}
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        argv,
+		Env:         mergeEnv(baseEnv, r.Env),
+		Dir:         "/",
+		Stdout:      stdoutW,
+		Stderr:      stderrW,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	err = cmd.Start()
+	stdoutW.Close()
+	stderrW.Close()
+	if err != nil {
+		stdoutR.Close()
+		stderrR.Close()
+		out.Err = fmt.Errorf("run %s %s: %w", path, op, err)
+		return out
+	}
+	pid := cmd.Process.Pid
+
+	var readers sync.WaitGroup
+	pump := func(f *os.File, sink func([]byte)) {
+		defer readers.Done()
+		defer f.Close()
+		buf := make([]byte, readChunk)
+		for {
+			n, err := f.Read(buf)
+			if n > 0 {
+				mu.Lock()
+				if !detached {
+					sink(buf[:n])
+				}
+				mu.Unlock()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	readers.Add(2)
+	go pump(stdoutR, func(p []byte) { status.Write(p); stdoutLines.Write(p) })
+	go pump(stderrR, func(p []byte) { stderrLines.Write(p) })
+
+	// Learn of the exit without reaping: while the leader is an unreaped
+	// zombie its pid cannot be reused, so signalling the group stays safe.
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		var info unix.Siginfo
+		for {
+			err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+			if err != unix.EINTR {
+				return
+			}
+		}
+	}()
+
+	clk := r.clock()
+	var timeout <-chan time.Time
+	if r.Timeout > 0 {
+		timeout = clk.After(r.Timeout)
+	}
+	select {
+	case <-exited:
+	case <-timeout:
+		out.TimedOut = true
+		r.killGroup(pid, exited)
+		out.Err = fmt.Errorf("%s %s: timed out after %v; process group %d killed", path, op, r.Timeout, pid)
+	case <-ctx.Done():
+		r.killGroup(pid, exited)
+		out.Err = fmt.Errorf("%s %s: %w; process group %d killed", path, op, ctx.Err(), pid)
+	}
+
+	waitErr := cmd.Wait()
+	out.ExitCode = exitCode(cmd.ProcessState)
+	if out.Err == nil && out.ExitCode < 0 {
+		out.Err = fmt.Errorf("%s %s: %w", path, op, waitErr)
+	}
+
+	drained := make(chan struct{})
+	go func() { readers.Wait(); close(drained) }()
+	drain := time.NewTimer(drainDelay)
+	select {
+	case <-drained:
+	case <-drain.C:
+		// Something the script started still holds the pipes. The readers
+		// keep draining and discarding so it never blocks on a full pipe.
+		r.log(entity, LevelDebug, fmt.Sprintf("%s %s: output still open after exit; no longer collected", path, op))
+	}
+	drain.Stop()
+
+	mu.Lock()
+	detached = true
+	stdoutLines.close()
+	stderrLines.close()
+	out.Running = status.Running()
+	mu.Unlock()
+	out.Output, out.OmittedLines = logs.finish()
+	return out
+}
+
+// killGroup ends a script that overran: SIGTERM to its process group, then
+// after KillGrace (or once the leader has died) SIGKILL to whatever is left
+// of the group. Processes that moved to another group or session are out of
+// reach, as with any init system that does not use cgroups.
+func (r *Runner) killGroup(pid int, exited <-chan struct{}) {
+	_ = unix.Kill(-pid, unix.SIGTERM)
+	grace := r.KillGrace
+	if grace <= 0 {
+		grace = DefaultKillGrace
+	}
+	select {
+	case <-exited:
+	case <-r.clock().After(grace):
+	}
+	_ = unix.Kill(-pid, unix.SIGKILL)
+	<-exited
+}
+
+func exitCode(ps *os.ProcessState) int {
+	if ps == nil {
+		return -1
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok {
+		return ps.ExitCode()
+	}
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return -1
+}
+
+func (r *Runner) dirs() []string {
+	if len(r.Dirs) == 0 {
+		return DefaultDirs
+	}
+	return r.Dirs
+}
+
+func (r *Runner) clock() clock.Clock {
+	if r.Clock == nil {
+		return clock.Real{}
+	}
+	return r.Clock
+}
+
+func (r *Runner) log(entity, level, text string) {
+	if r.Log != nil {
+		r.Log.Log(entity, level, text)
+	}
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Installs everything heartbeatd's build and tests need on a fresh Debian 12
+# machine that has Go (>= 1.26) in /usr/local/go. Safe to run again.
+set -eu
+
+export DEBIAN_FRONTEND=noninteractive
+PATH=/usr/local/go/bin:$PATH
+
+# Packages:
+#   heartbeat         real Heartbeat 3.0.6 for the interop tests, and Debian's
+#                     stock resource.d scripts the executor must run
+#   iproute2 nftables network namespaces, veth, bridges; link cuts and loss
+#   socat             pty pairs for the serial medium
+#   tcpdump, iputils-arping, psmisc  watching ARP, killing process trees
+#   tgt rsyslog e2fsprogs  iSCSI target, syslog, ext2/ext4 for the resource tests
+#   make git          build
+PKGS="heartbeat iproute2 nftables socat tcpdump iputils-arping psmisc tgt rsyslog e2fsprogs make git procps"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	# Never let a package's maintainer script start a service (heartbeat,
+	# tgt, rsyslog) on the test machine: tests start their own instances in
+	# namespaces.
+	policy=/usr/sbin/policy-rc.d
+	created=""
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		created=yes
+	fi
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends $missing
+	if [ -n "$created" ]; then rm -f "$policy"; fi
+fi
+
+cd "$(dirname "$0")/.."
+go mod download
