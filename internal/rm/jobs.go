@@ -1,0 +1,303 @@
+package rm
+
+import (
+	"strings"
+
+	"heartbeatd/internal/wire"
+)
+
+// jobKind names the Heartbeat child process a job stands for. Heartbeat runs
+// these as forked children (req_our_resources, mach_down via harc, go_standby,
+// hb_giveup_resources, rc.d ip-request/ip-request-resp); we run them one at a
+// time, in order, so that no two ever act on the same group at once.
+type jobKind int
+
+const (
+	jobReqOur         jobKind = iota // req_our_resources
+	jobMachDown                      // mach_down <node>
+	jobStandbyGive                   // go_standby(ME)
+	jobStandbyTake                   // go_standby(OTHER)
+	jobGiveupAll                     // hb_giveup_resources (shutdown)
+	jobIPRequest                     // rc.d ip-request: release for the peer
+	jobIPResp                        // rc.d ip-request-resp: take a group
+	jobReleaseForeign                // partition healed: home node keeps its groups
+)
+
+type job struct {
+	kind    jobKind
+	start   bool     // start (true) or stop the keys
+	keys    []string // groups to act on, file order
+	node    string   // mach_down: dead node
+	set     rscSet   // standby: resource set acted on (from our view)
+	reqSet  rscSet   // standby: the set named in the exchange
+	ipKey   string   // ip-request / ip-request-resp: the group
+	pending map[string]bool
+	fatal   []string // groups that failed to stop
+	touched int      // groups actually started or stopped
+	weOwn   bool     // ip-request: we held the group
+	asked   bool     // req_our_resources ran with a live peer ("(ask)")
+}
+
+func (m *Manager) queue(j *job) { m.jobs = append(m.jobs, j) }
+
+func (m *Manager) startNextJob() {
+	j := m.jobs[0]
+	m.jobs = m.jobs[1:]
+	m.cur = j
+	j.pending = map[string]bool{}
+	switch j.kind {
+	case jobReqOur:
+		m.runReqOur(j)
+	case jobMachDown:
+		j.keys = m.keysOf(rscForeign)
+		for _, k := range j.keys {
+			if m.byKey[k].state != Running {
+				m.logf(LevelInfo, "Taking over resource group %s", k)
+			}
+		}
+		m.startKeys(j)
+	case jobStandbyGive:
+		m.logf(LevelInfo, "give up %s HA resources (standby).", j.set)
+		j.keys = m.keysOf(j.set)
+		m.stopKeys(j)
+	case jobStandbyTake:
+		m.logf(LevelInfo, "acquire %s HA resources (standby).", j.set)
+		j.keys = m.keysOf(j.set)
+		m.startKeys(j)
+	case jobGiveupAll:
+		m.logf(LevelInfo, "Giving up all HA resources.")
+		j.keys = m.keysOf(rscAll)
+		m.stopKeys(j)
+	case jobIPRequest:
+		g := m.byKey[j.ipKey]
+		j.weOwn = g.state == Running || g.state == Starting
+		if g.state == FailedStop {
+			m.failedStopWarning(g, "not released to "+m.cfg.Peer+" (ip-request)")
+		} else if j.weOwn {
+			j.keys = []string{j.ipKey}
+			m.stopKeys(j)
+		}
+	case jobIPResp, jobReleaseForeign:
+		if j.start {
+			m.startKeys(j)
+		} else {
+			m.stopKeys(j)
+		}
+	}
+	if len(j.pending) == 0 {
+		m.finishJob()
+	}
+}
+
+// runReqOur is req_our_resources' child: req_resource for each local group.
+func (m *Manager) runReqOur(j *job) {
+	alone := !m.peerAlive()
+	j.asked = !alone
+	var start []string
+	for _, g := range m.groups {
+		if !g.local {
+			continue
+		}
+		j.keys = append(j.keys, g.Key)
+		if g.state == Running || g.state == Starting {
+			continue // req_resource: the key resource reports running
+		}
+		if alone || m.nice {
+			// req_resource tells itself to take the group; the copy is seen
+			// on the wire (A-main 01, B-legacy 01).
+			m.send(msgIPResp(m.cfg.Local, g.Key, true))
+			start = append(start, g.Key)
+		} else {
+			msg := wire.New("ip-request")
+			msg.Set("ipaddr", g.Key)
+			m.send(msg)
+		}
+	}
+	full := j.keys
+	j.keys = start
+	m.startKeys(j)
+	j.keys = full
+}
+
+func msgIPResp(dest, key string, weOwn bool) *wire.Message {
+	msg := wire.New("ip-request-resp")
+	msg.Set("dest", dest)
+	msg.Set("ipaddr", key)
+	if weOwn {
+		msg.Set("weown", "yes")
+	} else {
+		msg.Set("weown", "no")
+	}
+	msg.Set("ok", "OK")
+	return msg
+}
+
+func (m *Manager) startKeys(j *job) {
+	for _, k := range j.keys {
+		g := m.byKey[k]
+		switch g.state {
+		case Running, Starting:
+			continue
+		case FailedStop:
+			m.failedStopWarning(g, "not started here")
+			continue
+		case Stopping:
+			// Cannot happen with one job at a time; never start over a stop.
+			m.logf(LevelError, "resource group %s is stopping; not started", k)
+			continue
+		}
+		g.state = Starting
+		j.pending[k] = true
+		j.touched++
+		m.emit(StartGroup{Key: k})
+	}
+}
+
+// stopKeys releases every listed group, held or not: Heartbeat's givegroup
+// runs the stop scripts regardless, which also cleans up a group left
+// running by a crashed daemon (every stop must succeed when stopped).
+func (m *Manager) stopKeys(j *job) {
+	for _, k := range j.keys {
+		g := m.byKey[k]
+		if g.state == Stopping || g.state == Starting {
+			m.logf(LevelError, "resource group %s is busy (%s); not stopped", k, g.state)
+			continue
+		}
+		if g.state == FailedStop && j.kind != jobGiveupAll {
+			continue
+		}
+		g.state = Stopping
+		j.pending[k] = true
+		j.touched++
+		m.emit(StopGroup{Key: k})
+	}
+}
+
+func (m *Manager) onGroupDone(e GroupDone) {
+	g := m.byKey[e.Key]
+	j := m.cur
+	if g == nil || j == nil || !j.pending[e.Key] {
+		m.logf(LevelError, "unexpected result of %s %s (ok=%v); ignored", e.Op, e.Key, e.OK)
+		return
+	}
+	res := e.Resource
+	if res == "" {
+		res = e.Key
+	}
+	switch {
+	case e.Op == "start" && g.state == Starting && e.OK:
+		g.state = Running
+		delete(j.pending, e.Key)
+	case e.Op == "start" && g.state == Starting:
+		// ResourceManager: the whole group is stopped again, and 30 s later
+		// hb_standby hands the set to the other node.
+		m.logf(LevelCrit, "Giving up resources due to failure of %s", res)
+		g.state = Stopping
+		m.emit(StopGroup{Key: e.Key})
+		m.scheduleFailureStandby(g)
+	case e.Op == "stop" && g.state == Stopping && e.OK:
+		g.state = Stopped
+		delete(j.pending, e.Key)
+	case e.Op == "stop" && g.state == Stopping && !e.Fatal:
+		m.logf(LevelWarn, "Resource %s stop failed but its status says stopped: the script is probably not LSB-compliant; it MUST succeed on a stop when already stopped", res)
+		g.state = Stopped
+		delete(j.pending, e.Key)
+	case e.Op == "stop" && g.state == Stopping:
+		g.state = FailedStop
+		delete(j.pending, e.Key)
+		j.fatal = append(j.fatal, e.Key)
+		m.logf(LevelCrit, "Resource STOP failure. Reboot required!")
+		m.logf(LevelCrit, "resource %s failed to stop on %s; it may still be active there. "+
+			"It will not be started here again and %s keeps announcing it as held so the peer does not take it. "+
+			"Fix it, make sure it is stopped, then run `heartbeatd cleanup %s`.", e.Key, m.cfg.Local, m.cfg.Local, e.Key)
+		if m.cfg.OnStopFailure != OnStopFailureBlock {
+			m.emit(Reboot{Reason: "resource " + e.Key + " failed to stop"})
+		}
+	default:
+		m.logf(LevelError, "unexpected result of %s %s in state %s; ignored", e.Op, e.Key, g.state)
+		return
+	}
+	if len(j.pending) == 0 {
+		m.finishJob()
+	}
+}
+
+func (m *Manager) failedStopWarning(g *group, what string) {
+	m.logf(LevelWarn, "resource %s failed to stop on %s earlier and may still be active: %s. Fix it, then run `heartbeatd cleanup %s`.",
+		g.Key, m.cfg.Local, what, g.Key)
+}
+
+func (m *Manager) finishJob() {
+	j := m.cur
+	m.cur = nil
+	switch j.kind {
+	case jobReqOur:
+		if len(j.keys) == 0 {
+			m.logf(LevelInfo, "No local resources [/usr/share/heartbeat/ResourceManager listkeys %s] to acquire.", m.cfg.Local)
+		} else {
+			m.logf(LevelInfo, "Local Resource acquisition completed.")
+		}
+		m.sendResourcesHeld(true, "req_our_resources()")
+		if !j.asked {
+			// Heartbeat names the child "req_our_resources(ask)" when a peer
+			// is up, and only the plain name counts as local work done.
+			m.localWorkDone = true
+			m.announceTakeover("req_our_resources")
+		}
+	case jobMachDown:
+		m.logf(LevelInfo, "mach_down takeover complete for node %s.", j.node)
+		if m.nice {
+			msg := wire.New("resource")
+			msg.Set("rsc_hold", "foreign")
+			msg.Set("info", "mach_down")
+			m.send(msg)
+		} else {
+			m.foreignWorkDone = true
+			m.announceTakeover("status")
+		}
+	case jobStandbyGive:
+		m.logf(LevelInfo, "%s HA resource release completed (standby).", j.set)
+		if len(j.fatal) > 0 {
+			m.abortStandbyAfterStopFailure(j)
+			return
+		}
+		m.sendStandbyMsg("done")
+	case jobStandbyTake:
+		m.logf(LevelInfo, "%s HA resource acquisition completed (standby).", j.set)
+		m.sendStandbyMsg("done")
+	case jobGiveupAll:
+		var stuck []string
+		for _, g := range m.groups {
+			if g.state == FailedStop {
+				stuck = append(stuck, g.Key)
+			}
+		}
+		if len(stuck) > 0 {
+			m.shutdownBlocked = true
+			m.logf(LevelCrit, "Shutdown blocked: resource group(s) %s failed to stop and may still be active on %s. "+
+				"Leaving now would let %s take them over while they run here. Fix them, run `heartbeatd cleanup KEY`, then stop heartbeatd again.",
+				strings.Join(stuck, ", "), m.cfg.Local, m.cfg.Peer)
+			// Keep telling the peer what we may still hold.
+			if m.nice {
+				m.send(msgResource(m.failedBits(), false, "shutdown"))
+			}
+			return
+		}
+		m.logf(LevelInfo, "All HA resources relinquished.")
+		m.shutdownReadySet = true
+		m.emit(ShutdownReady{})
+	case jobIPRequest:
+		g := m.byKey[j.ipKey]
+		if g.state == FailedStop {
+			return // no answer: the requester leaves the group down
+		}
+		m.send(msgIPResp(m.cfg.Peer, j.ipKey, j.weOwn))
+	case jobIPResp:
+		m.localWorkDone = true
+		m.announceTakeover("ip-request-resp")
+	case jobReleaseForeign:
+		m.logf(LevelInfo, "Partition resolved: groups of %s released.", m.cfg.Peer)
+		m.takeover = false
+		m.sendResourcesHeld(true, "")
+	}
+}

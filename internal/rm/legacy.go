@@ -1,0 +1,35 @@
+package rm
+
+import "heartbeatd/internal/wire"
+
+// onIPRequest is rc.d ip-request: the peer asks for a group (legacy
+// req_resource). We release it if we hold it and answer weown=yes|no.
+func (m *Manager) onIPRequest(msg *wire.Message) {
+	key := msg.Value("ipaddr")
+	if m.byKey[key] == nil {
+		m.logf(LevelWarn, "ip-request from %s for unknown resource group %q ignored", m.cfg.Peer, key)
+		return
+	}
+	if m.shutdownRunning {
+		return
+	}
+	m.queue(&job{kind: jobIPRequest, ipKey: key})
+}
+
+// onIPRequestResp is rc.d ip-request-resp: take the group if it is for us.
+func (m *Manager) onIPRequestResp(msg *wire.Message) {
+	if msg.Value("dest") != m.cfg.Local {
+		return
+	}
+	key := msg.Value("ipaddr")
+	g := m.byKey[key]
+	if g == nil {
+		m.logf(LevelWarn, "ip-request-resp from %s for unknown resource group %q ignored", m.cfg.Peer, key)
+		return
+	}
+	m.logf(LevelInfo, "received ip-request-resp %s %s %s", key, msg.Value("ok"), msg.Value("weown"))
+	if m.shutdownRunning {
+		return
+	}
+	m.queue(&job{kind: jobIPResp, start: true, keys: []string{key}})
+}
