@@ -37,7 +37,7 @@ func daemonMain(args []string) int {
 		return background(args, *rundir)
 	}
 	opts := daemon.Options{ConfDir: *confdir, RunDir: *rundir, StateDir: *statedir, Node: *node,
-		Stderr: isTerminalOrForced(), Notify: sdNotifier()}
+		Stderr: isTerminalOrForced(), Notify: sdNotifier(), Drbdadm: os.Getenv("DRBDADM")}
 	if *rebootCmd != "" {
 		opts.RebootCommand = strings.Fields(*rebootCmd)
 	}

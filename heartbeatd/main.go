@@ -25,6 +25,8 @@ func run(prog string, args []string) int {
 		return adminMain("takeover", prog, args)
 	case "hb_standby":
 		return adminMain("standby", prog, args)
+	case "drbd-peer-outdater":
+		return outdaterMain(args)
 	}
 	if len(args) > 0 {
 		switch args[0] {
@@ -38,6 +40,8 @@ func run(prog string, args []string) int {
 			return adminMain("standby", "hb_standby", args[1:])
 		case "reload":
 			return reloadMain(args[1:])
+		case "drbd-peer-outdater", "outdate-peer":
+			return outdaterMain(args[1:])
 		case "version", "--version", "-V":
 			fmt.Printf("heartbeatd %s (Heartbeat 3.0.6 compatible)\n", version)
 			return 0

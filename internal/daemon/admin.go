@@ -48,6 +48,8 @@ func (d *Daemon) adminCall(c adminCall) {
 		}
 		d.pending[c.req.Cmd] = append(d.pending[c.req.Cmd], c)
 		d.stepRM(rm.Admin{Cmd: c.req.Cmd, Set: set})
+	case "outdate":
+		d.outdateRequest(c)
 	case "reload":
 		c.reply <- control.Response{Stderr: "reload is not supported yet: restart heartbeatd to apply a new configuration\n", Code: 1}
 	default:

@@ -46,6 +46,9 @@ type Options struct {
 	RebootCommand []string
 	// Clock defaults to the real clock.
 	Clock clock.Clock
+	// Drbdadm is the drbdadm binary the peer side of drbd-peer-outdater
+	// runs ("drbdadm" from PATH when empty).
+	Drbdadm string
 	// Notify receives sd_notify-style state strings (READY=1, STATUS=...,
 	// STOPPING=1, WATCHDOG=1); nil disables.
 	Notify func(state string)
@@ -79,6 +82,10 @@ type Daemon struct {
 	stopping bool
 	exitAt   time.Time // when set, the loop ends at this time (after shutdone)
 
+	outdates       map[string]*outdateWait // drbd-peer-outdater waits, by resource
+	outdateGen     int
+	outdateResults chan outdateDone
+
 	lastStatus string               // last STATUS= sent to systemd
 	badAuth    map[string]time.Time // last "failed authentication" log per peer
 	stats      shellStats
@@ -95,7 +102,8 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	d := &Daemon{opts: opts, clock: opts.Clock, badAuth: map[string]time.Time{}, pending: map[string][]adminCall{}}
+	d := &Daemon{opts: opts, clock: opts.Clock, badAuth: map[string]time.Time{}, pending: map[string][]adminCall{},
+		outdates: map[string]*outdateWait{}, outdateResults: make(chan outdateDone, 8)}
 	local := strings.ToLower(opts.Node)
 	if local == "" {
 		var err error

@@ -55,6 +55,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			}
 			d.stepMem(membership.Tick{LoadAvg: la})
 			d.stepRM(rm.Tick{})
+			d.outdateTick()
 			if time.Since(lastWatchdog) >= time.Second {
 				// systemd's watchdog is fed from this loop only, so a
 				// wedged loop is what it detects.
@@ -71,6 +72,8 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.exec.kick()
 		case call := <-d.admin:
 			d.adminCall(call)
+		case r := <-d.outdateResults:
+			d.outdateFinished(r)
 		}
 	}
 }
@@ -142,15 +145,21 @@ func (d *Daemon) doMem(a membership.Action) {
 	case membership.NodeStatus:
 		if a.Node != d.local {
 			d.stepRM(rm.PeerStatus{Node: a.Node, Status: a.New})
+			if a.New == membership.StatusDead {
+				d.outdatePeerDead(a.Node)
+			}
 		}
 		d.notifyStatus()
 	case membership.LinkStatus:
 	case membership.Deliver:
-		if rmTypes[a.Msg.Type()] {
+		switch t := a.Msg.Type(); {
+		case rmTypes[t]:
 			d.stepRM(rm.Message{Msg: a.Msg})
+		case t == "start_outdate" || t == "outdate_rc":
+			d.outdateMessage(a.Msg)
 		}
 	case membership.CommUp:
-		d.stepRM(rm.CommUp{Alone: !d.peerAlive()})
+		d.stepRM(rm.CommUp{Alone: !d.nodeAlive(d.peer)})
 		d.notifyStatus()
 	case membership.PeerShutdown:
 		d.stepRM(rm.PeerShutdown{Node: a.Node})
@@ -160,14 +169,7 @@ func (d *Daemon) doMem(a membership.Action) {
 	}
 }
 
-func (d *Daemon) peerAlive() bool {
-	for _, n := range d.mem.Nodes() {
-		if n.Name == d.peer {
-			return n.Status == "up" || n.Status == "active"
-		}
-	}
-	return false
-}
+func membershipSend(m *wire.Message) membership.Event { return membership.Send{Msg: m} }
 
 func (d *Daemon) transmit(m *wire.Message) {
 	pkt, err := d.keys.Seal(m)
