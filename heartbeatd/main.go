@@ -40,6 +40,8 @@ func run(prog string, args []string) int {
 			return adminMain("standby", "hb_standby", args[1:])
 		case "reload":
 			return reloadMain(args[1:])
+		case "resource":
+			return resourceMain(args[1:])
 		case "drbd-peer-outdater", "outdate-peer":
 			return outdaterMain(args[1:])
 		case "version", "--version", "-V":

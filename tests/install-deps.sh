@@ -14,7 +14,7 @@ PATH=/usr/local/go/bin:$PATH
 #   tcpdump, iputils-arping, psmisc  watching ARP, killing process trees
 #   tgt rsyslog e2fsprogs  iSCSI target, syslog, ext2/ext4 for the resource tests
 #   make git          build
-PKGS="heartbeat iproute2 nftables socat tcpdump iputils-arping psmisc tgt rsyslog e2fsprogs make git procps"
+PKGS="heartbeat systemd sysvinit-utils iproute2 nftables socat tcpdump iputils-arping psmisc tgt rsyslog e2fsprogs make git procps"
 
 missing=""
 for p in $PKGS; do

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"os"
 	"sort"
 
 	"heartbeatd/internal/logging"
@@ -20,6 +21,10 @@ func scriptEnv(d *Daemon) []string {
 		"HA_debug=" + fmt.Sprint(d.cfg.Debug),
 		"OCF_ROOT=/usr/lib/ocf",
 		"HA_LOGD=no",
+	}
+	// The resource.d wrappers of heartbeatd's own agents exec this binary.
+	if self, err := os.Executable(); err == nil {
+		env = append(env, "HEARTBEATD="+self)
 	}
 	if d.cfg.LogFile != "" {
 		env = append(env, "HA_LOGFILE="+d.cfg.LogFile)
