@@ -86,16 +86,18 @@ start_node() { # n
 		--statedir $d/state --node node$1 >/dev/null 2>&1 &
 	PIDS+=($!)
 	eval "PID$1=$!"
+	disown $!
 }
 cls() { "$BIN" cl_status --rundir $WORK/node$1/run "${@:2}" 2>/dev/null || true; }
 
 echo "== starting heartbeatd on node1 and node2"
 start_node 1; start_node 2
-for i in $(seq 1 300); do
-	[ "$(cls 2 rscstatus)" = none ] && [ "$(cls 1 rscstatus)" = all ] && break
+echo "   (both start together: as in Heartbeat, they wait up to 10 s for each other's resource announcement)"
+for i in $(seq 1 600); do
+	[ "$(cls 1 rscstatus)" = local ] && [ "$(cls 2 rscstatus)" = local ] && break
 	sleep 0.05
 done
-[ "$(cls 1 rscstatus)" = all ] || { echo "demo: node1 did not acquire its group"; cat $WORK/node1/ha-log; exit 1; }
+[ "$(cls 1 rscstatus)" = local ] || { echo "demo: node1 did not acquire its group"; cat $WORK/node1/ha-log; exit 1; }
 ask() { ip netns exec $P-client socat -T1 - TCP:$VIP:8080,connect-timeout=1 </dev/null 2>/dev/null || true; }
 mac_of() { ip -n $P-$1 link show eth1 | awk '/link\/ether/ {print $2}'; }
 M1=$(mac_of n1); M2=$(mac_of n2)
@@ -112,7 +114,7 @@ say "+0ms" "fault: node1 gone"
 
 dead="" took="" arp="" served=""
 while [ $(( $(ms) - T0 )) -lt 15000 ]; do
-	[ -z "$dead" ] && [ "$(cls 2 nodestatus node1)" = dead ] && { dead=1; say "$(stamp)" "node2: node node1 is dead"; }
+	[ -z "$dead" ] && [ "$(cls 2 nodestatus node1)" = dead ] && { dead=1; say "$(stamp)" "node2: node1 is dead"; }
 	[ -z "$took" ] && [ "$(cls 2 rscstatus)" = all ] && { took=1; say "$(stamp)" "node2: holds all resources (takeover complete)"; }
 	if [ -z "$arp" ]; then
 		m=$(ip -n $P-client neigh show $VIP | awk '{for(i=1;i<NF;i++) if($i=="lladdr") print $(i+1)}')
