@@ -21,21 +21,26 @@ const (
 	jobIPRequest                     // rc.d ip-request: release for the peer
 	jobIPResp                        // rc.d ip-request-resp: take a group
 	jobReleaseForeign                // partition healed: home node keeps its groups
+	jobRollback                      // standby aborted: restart what we stopped
+	jobRetryStart                    // a failed group nobody else can take
 )
 
 type job struct {
-	kind    jobKind
-	start   bool     // start (true) or stop the keys
-	keys    []string // groups to act on, file order
-	node    string   // mach_down: dead node
-	set     rscSet   // standby: resource set acted on (from our view)
-	reqSet  rscSet   // standby: the set named in the exchange
-	ipKey   string   // ip-request / ip-request-resp: the group
-	pending map[string]bool
-	fatal   []string // groups that failed to stop
-	touched int      // groups actually started or stopped
-	weOwn   bool     // ip-request: we held the group
-	asked   bool     // req_our_resources ran with a live peer ("(ask)")
+	kind     jobKind
+	start    bool     // start (true) or stop the keys
+	keys     []string // groups to act on, file order
+	node     string   // mach_down: dead node
+	set      rscSet   // standby: resource set acted on (from our view)
+	reqSet   rscSet   // standby: the set named in the exchange
+	ipKey    string   // ip-request / ip-request-resp: the group
+	pending  map[string]bool
+	fatal    []string // groups that failed to stop
+	touched  int      // groups actually started or stopped
+	weOwn    bool     // ip-request: we held the group
+	asked    bool     // req_our_resources ran with a live peer ("(ask)")
+	running  []string // groups that were running when the stop job began
+	prevHold rscSet   // standby give: i_hold_resources before the exchange
+	epoch    int      // ip-request: peer epoch when it asked
 }
 
 func (m *Manager) queue(j *job) { m.jobs = append(m.jobs, j) }
@@ -70,6 +75,13 @@ func (m *Manager) startNextJob() {
 		m.stopKeys(j)
 	case jobIPRequest:
 		g := m.byKey[j.ipKey]
+		if j.epoch != m.peerEpoch {
+			// The peer that asked has stopped, died or restarted since:
+			// nobody waits for the answer, and releasing would orphan it.
+			m.logf(LevelInfo, "ip-request for %s from an earlier run of %s dropped.", j.ipKey, m.cfg.Peer)
+			break
+		}
+		g.startFailed = false // the peer takes it now
 		j.weOwn = g.state == Running || g.state == Starting
 		if g.state == FailedStop {
 			m.failedStopWarning(g, "not released to "+m.cfg.Peer+" (ip-request)")
@@ -77,7 +89,7 @@ func (m *Manager) startNextJob() {
 			j.keys = []string{j.ipKey}
 			m.stopKeys(j)
 		}
-	case jobIPResp, jobReleaseForeign:
+	case jobIPResp, jobReleaseForeign, jobRollback, jobRetryStart:
 		if j.start {
 			m.startKeys(j)
 		} else {
@@ -93,6 +105,15 @@ func (m *Manager) startNextJob() {
 func (m *Manager) runReqOur(j *job) {
 	alone := !m.peerAlive()
 	j.asked = !alone
+	if m.nice && !alone && m.otherHolds&rscForeign != 0 {
+		// The peer still claims our groups (e.g. it is releasing the copies
+		// it took during a partition): starting them now would run them
+		// twice. Acquire once its claim is gone.
+		m.logf(LevelInfo, "Acquisition of our resources deferred: %s still holds them.", m.cfg.Peer)
+		m.reqDeferred = true
+		j.keys = nil
+		return
+	}
 	var start []string
 	for _, g := range m.groups {
 		if !g.local {
@@ -111,6 +132,7 @@ func (m *Manager) runReqOur(j *job) {
 			msg := wire.New("ip-request")
 			msg.Set("ipaddr", g.Key)
 			m.send(msg)
+			m.asked[g.Key] = true
 		}
 	}
 	full := j.keys
@@ -166,6 +188,10 @@ func (m *Manager) stopKeys(j *job) {
 		if g.state == FailedStop && j.kind != jobGiveupAll {
 			continue
 		}
+		g.startFailed = false // released on purpose: not ours to retry
+		if g.state == Running {
+			j.running = append(j.running, k)
+		}
 		g.state = Stopping
 		j.pending[k] = true
 		j.touched++
@@ -187,12 +213,16 @@ func (m *Manager) onGroupDone(e GroupDone) {
 	switch {
 	case e.Op == "start" && g.state == Starting && e.OK:
 		g.state = Running
+		g.startFailed = false
+		g.gaveUp = false
+		g.retries = 0
 		delete(j.pending, e.Key)
 	case e.Op == "start" && g.state == Starting:
 		// ResourceManager: the whole group is stopped again, and 30 s later
 		// hb_standby hands the set to the other node.
 		m.logf(LevelCrit, "Giving up resources due to failure of %s", res)
 		g.state = Stopping
+		g.startFailed = true
 		m.emit(StopGroup{Key: e.Key})
 		m.scheduleFailureStandby(g)
 	case e.Op == "stop" && g.state == Stopping && e.OK:
@@ -210,6 +240,9 @@ func (m *Manager) onGroupDone(e GroupDone) {
 		m.logf(LevelCrit, "resource %s failed to stop on %s; it may still be active there. "+
 			"It will not be started here again and %s keeps announcing it as held so the peer does not take it. "+
 			"Fix it, make sure it is stopped, then run `heartbeatd cleanup %s`.", e.Key, m.cfg.Local, m.cfg.Local, e.Key)
+		// Tell the peer at once that we may still hold it, so that it
+		// fences us (or at least does not take the group as given up).
+		m.sendResourcesHeld(false, "")
 		if m.cfg.OnStopFailure != OnStopFailureBlock {
 			m.emit(Reboot{Reason: "resource " + e.Key + " failed to stop"})
 		}
@@ -288,16 +321,26 @@ func (m *Manager) finishJob() {
 		m.emit(ShutdownReady{})
 	case jobIPRequest:
 		g := m.byKey[j.ipKey]
-		if g.state == FailedStop {
+		if g.state == FailedStop || j.epoch != m.peerEpoch {
 			return // no answer: the requester leaves the group down
 		}
 		m.send(msgIPResp(m.cfg.Peer, j.ipKey, j.weOwn))
 	case jobIPResp:
 		m.localWorkDone = true
 		m.announceTakeover("ip-request-resp")
+	case jobRollback:
+		m.sendResourcesHeld(true, "")
+	case jobRetryStart:
 	case jobReleaseForeign:
 		m.logf(LevelInfo, "Partition resolved: groups of %s released.", m.cfg.Peer)
-		m.takeover = false
+		if m.releasing {
+			// No new takeover (shutdone, death) claimed them meanwhile.
+			m.takeover = false
+			if m.nice {
+				m.iHold &^= rscForeign
+			}
+		}
+		m.releasing = false
 		m.sendResourcesHeld(true, "")
 	}
 }

@@ -13,7 +13,7 @@ func (m *Manager) onIPRequest(msg *wire.Message) {
 	if m.shutdownRunning {
 		return
 	}
-	m.queue(&job{kind: jobIPRequest, ipKey: key})
+	m.queue(&job{kind: jobIPRequest, ipKey: key, epoch: m.peerEpoch})
 }
 
 // onIPRequestResp is rc.d ip-request-resp: take the group if it is for us.
@@ -28,6 +28,14 @@ func (m *Manager) onIPRequestResp(msg *wire.Message) {
 		return
 	}
 	m.logf(LevelInfo, "received ip-request-resp %s %s %s", key, msg.Value("ok"), msg.Value("weown"))
+	if !m.asked[key] {
+		// Heartbeat's rc.d takes any group it is offered; we take only
+		// what this process asked for. A stale answer meant for an
+		// earlier incarnation of us must not start a group.
+		m.logf(LevelWarn, "ip-request-resp for %s from %s ignored: not requested", key, m.cfg.Peer)
+		return
+	}
+	delete(m.asked, key)
 	if m.shutdownRunning {
 		return
 	}

@@ -58,6 +58,11 @@ type group struct {
 	haresources.Group
 	local bool // home is this node
 	state GroupState
+	// startFailed: the last start failed and the group was stopped again;
+	// retries counts local retries when nobody else can take it.
+	startFailed bool
+	retries     int
+	gaveUp      bool // failed to start too often: left stopped
 }
 
 // Manager is the R1 resource manager of one node. Not safe for concurrent use.
@@ -74,12 +79,18 @@ type Manager struct {
 	// Heartbeat applies its own looped-back copies.
 	self []*wire.Message
 
-	commUp       bool
-	rstate       rscState
-	iHold        rscSet
-	otherHolds   rscSet
-	otherStable  bool
-	takeover     bool // takeover_in_progress
+	commUp      bool
+	rstate      rscState
+	iHold       rscSet
+	otherHolds  rscSet
+	otherStable bool
+	takeover    bool // takeover_in_progress
+	releasing   bool // a partition-heal release of foreign groups is queued
+	reqDeferred bool // req_our_resources waits for the peer to drop our groups
+	// peerEpoch counts the peer's deaths, shutdowns and restarts: an
+	// ip-request queued under an older epoch is void.
+	peerEpoch    int
+	asked        map[string]bool // legacy: ip-requests we sent, not yet answered
 	standby      standbyPhase
 	standbyUntil time.Time // standby_running; zero = none
 	standbySet   rscSet
@@ -130,6 +141,7 @@ func New(cfg Config) *Manager {
 		byKey:      map[string]*group{},
 		peerStatus: "init",
 		peerHasRsc: true,
+		asked:      map[string]bool{},
 	}
 	for _, g := range cfg.Groups {
 		if _, dup := m.byKey[g.Key]; dup {
@@ -226,6 +238,18 @@ func (m *Manager) failedBits() rscSet {
 	return r
 }
 
+// activeBits are the sets with a group starting, running, stopping or
+// failed-stop here.
+func (m *Manager) activeBits() rscSet {
+	var r rscSet
+	for _, g := range m.groups {
+		if g.state != Stopped {
+			r |= m.setOf(g)
+		}
+	}
+	return r
+}
+
 func (m *Manager) setOf(g *group) rscSet {
 	if g.local {
 		return rscLocal
@@ -292,6 +316,10 @@ func (m *Manager) Held() []string {
 	return keys
 }
 
+// ShutdownBlocked reports a graceful stop that waits for an admin: a group
+// failed to stop and may still run here.
+func (m *Manager) ShutdownBlocked() bool { return m.shutdownBlocked }
+
 // Groups returns each group's state here, by key.
 func (m *Manager) Groups() map[string]GroupState {
 	r := make(map[string]GroupState, len(m.groups))
@@ -334,7 +362,14 @@ func (m *Manager) sendResourcesHeld(stable bool, info string) {
 	if !m.nice {
 		return
 	}
-	m.send(msgResource(m.iHold|m.failedBits(), stable, info))
+	hold := m.iHold | m.failedBits()
+	if stable {
+		// Never call ourselves stable without claiming every group that
+		// may be active here, whatever the bookkeeping says: the peer
+		// adopts what nobody claims.
+		hold |= m.activeBits()
+	}
+	m.send(msgResource(hold, stable, info))
 }
 
 func (m *Manager) sendStandbyMsg(info string) {

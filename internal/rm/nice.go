@@ -1,6 +1,7 @@
 package rm
 
 import (
+	"strings"
 	"time"
 
 	"heartbeatd/internal/wire"
@@ -136,6 +137,11 @@ func (m *Manager) processResources(msg *wire.Message) {
 		return
 	}
 	m.otherHolds = updRsc(full, m.otherHolds, n)
+	if m.reqDeferred && m.otherHolds&rscForeign == 0 && !m.shutdownRunning {
+		m.reqDeferred = false
+		m.reqOurResources(true)
+	}
+	m.resolveConflict(full && msg.Value("isstable") == "1" && msg.Value("info") == "")
 	if st, ok := msg.Get("isstable"); ok {
 		if st == "1" {
 			if !m.otherStable {
@@ -165,6 +171,22 @@ func (m *Manager) processResources(msg *wire.Message) {
 	m.audit()
 }
 
+// resolveConflict: the peer claims its own groups (our foreign set) while
+// we hold them too. Heartbeat only logs "Both machines own foreign
+// resources!"; this happens when only one side noticed a partition heal.
+// Groups stay on their home node, so we release our copies.
+func (m *Manager) resolveConflict(full bool) {
+	if !full || m.releasing || m.otherHolds&rscLocal == 0 || m.iHold&rscForeign == 0 ||
+		m.standby != standbyNot || m.shutdownRunning || !m.peerAlive() {
+		return
+	}
+	m.logf(LevelCrit, "Both machines own foreign resources! %s holds its own groups: releasing them here.", m.cfg.Peer)
+	m.needFailback = false
+	m.takeover = true
+	m.releasing = true
+	m.queue(&job{kind: jobReleaseForeign, keys: m.keysOf(rscForeign)})
+}
+
 // adoptOrphans: Heartbeat only logs "No one owns our local resources!" when
 // both sides are stable and neither claims our home groups (e.g. the peer
 // held them and restarted within deadtime). We take them back.
@@ -176,6 +198,22 @@ func (m *Manager) adoptOrphans() {
 	if m.iHold&rscLocal == 0 && m.otherHolds&rscForeign == 0 {
 		m.logf(LevelError, "No one owns our local resources! Acquiring them.")
 		m.reqOurResources(true)
+		return
+	}
+	// What we claim must run: a claimed group found stopped (and not given
+	// up after failed starts) is started, unless the peer claims it too.
+	var keys []string
+	for _, g := range m.groups {
+		set := m.setOf(g)
+		pendingFailure := g.startFailed && !m.failureStandbyAt.IsZero()
+		if g.state != Stopped || pendingFailure || g.gaveUp || m.iHold&set == 0 || m.otherHolds&set.complement() != 0 {
+			continue
+		}
+		keys = append(keys, g.Key)
+	}
+	if len(keys) > 0 {
+		m.logf(LevelWarn, "Resource group(s) %s held by %s but not running: starting them.", strings.Join(keys, ", "), m.cfg.Local)
+		m.queue(&job{kind: jobRetryStart, start: true, keys: keys})
 	}
 }
 
@@ -195,7 +233,7 @@ func (m *Manager) ownResource(msg *wire.Message) {
 	default:
 		return
 	}
-	m.iHold = updRsc(full, m.iHold, n) &^ m.failedBits() // failed bits are added when announcing
+	m.iHold = updRsc(full, m.iHold, n)
 	if m.iHold&rscLocal != 0 {
 		m.localWorkDone = true
 		m.announceTakeover("T_RESOURCES(us)")
@@ -298,6 +336,7 @@ func (m *Manager) onTick() {
 		m.sendResourcesHeld(true, "")
 		m.audit()
 	}
+	m.adoptOrphans()
 	if !m.failbackRetryAt.IsZero() && !m.now.Before(m.failbackRetryAt) {
 		m.failbackRetryAt = time.Time{}
 		m.performAutoFailback()
@@ -309,238 +348,5 @@ func (m *Manager) onTick() {
 	if m.fencing != "" && !m.fenceRetryAt.IsZero() && !m.now.Before(m.fenceRetryAt) {
 		m.fenceRetryAt = time.Time{}
 		m.emit(Fence{Node: m.fencing})
-	}
-}
-
-// onPeerStatus follows membership.
-func (m *Manager) onPeerStatus(e PeerStatus) {
-	if e.Node != m.cfg.Peer {
-		return
-	}
-	old := m.peerStatus
-	m.peerStatus = e.Status
-	switch e.Status {
-	case "dead":
-		if old != "dead" && m.commUp {
-			m.recoverDead(e.Node)
-		}
-	case "init", "up", "active":
-		m.peerPackets = true
-		if old == "dead" || (old == "active" && e.Status != "active") {
-			// A restarted peer (new generation) holds nothing yet and has
-			// forgotten any standby exchange with us.
-			m.peerShutdone = false
-			m.peerHasRsc = true
-			if m.standby != standbyNot {
-				m.logf(LevelInfo, "Cancelling pending standby operation")
-				m.standby = standbyNot
-				m.standbyUntil = time.Time{}
-				m.otherStable = true
-			}
-		}
-	}
-}
-
-// recoverDead is hb_rsc_recover_dead_resources.
-func (m *Manager) recoverDead(node string) {
-	if m.standby != standbyNot {
-		m.logf(LevelInfo, "Cancelling pending standby operation")
-		m.standby = standbyNot
-		m.standbyUntil = time.Time{}
-		if !m.otherStable && m.iHold == rscAll {
-			m.otherStable = true
-		}
-	}
-	if m.shutdownRunning {
-		return
-	}
-	m.needFailback = true
-	needStonith := true
-	if m.peerPackets {
-		if m.nice {
-			needStonith = m.otherHolds != rscNone
-		} else {
-			needStonith = m.peerHasRsc
-		}
-	}
-	if needStonith {
-		if m.cfg.Stonith {
-			m.fencing = node
-			m.emit(Fence{Node: node})
-			return // FenceDone continues
-		}
-		m.sendStonith(node, "n_stnth")
-		m.logf(LevelWarn, "No STONITH device configured.")
-		m.logf(LevelWarn, "Shared disks are not protected.")
-		m.takeoverFrom(node)
-		return
-	}
-	m.logf(LevelInfo, "Dead node %s gave up resources.", node)
-	m.sendStonith(node, "unneeded")
-	if !m.nice {
-		m.takeoverFrom(node)
-		return
-	}
-	if m.iHold == rscAll {
-		m.otherStable = true
-		return
-	}
-	if m.iHold&rscLocal == 0 {
-		m.reqOurResources(true)
-	}
-	if m.iHold&rscForeign == 0 {
-		m.takeoverFrom(node)
-	}
-}
-
-func (m *Manager) onFenceDone(e FenceDone) {
-	if e.Node != m.fencing {
-		return
-	}
-	if !e.OK {
-		m.logf(LevelError, "STONITH of %s failed.  Retrying...", e.Node)
-		m.sendStonith(e.Node, "bad")
-		m.fenceRetryAt = m.now.Add(m.cfg.StonithRetry)
-		return
-	}
-	m.fencing = ""
-	m.logf(LevelInfo, "node %s now reset.", e.Node)
-	m.sendStonith(e.Node, "OK")
-	m.takeoverFrom(e.Node)
-}
-
-// takeoverFrom is takeover_from_node: mach_down for the node's groups and
-// our own acquisition, which may still be pending.
-func (m *Manager) takeoverFrom(node string) {
-	if m.shutdownRunning {
-		m.logf(LevelInfo, "Resource takeover cancelled - shutdown in progress.")
-		return
-	}
-	m.logf(LevelInfo, "Resources being acquired from %s.", node)
-	if m.nice {
-		// Claim the foreign set now, or a returning peer could take its
-		// groups on an interim resource message from us.
-		m.iHold |= rscForeign
-		m.otherHolds = rscNone
-		m.otherStable = true
-		m.takeover = true
-	}
-	m.reqOurResources(true)
-	m.queue(&job{kind: jobMachDown, start: true, node: node})
-}
-
-// onPeerShutdown is HBDoMsg_T_SHUTDONE for the peer.
-func (m *Manager) onPeerShutdown(e PeerShutdown) {
-	if e.Node != m.cfg.Peer || !m.commUp {
-		return
-	}
-	m.peerPackets = true
-	if m.nice {
-		m.otherStable = true
-		m.otherHolds = rscNone
-		if m.iHold != rscAll && !m.shutdownRunning {
-			rtype := rscAll
-			switch m.iHold {
-			case rscForeign:
-				rtype = rscLocal
-			case rscLocal:
-				rtype = rscForeign
-			}
-			// Take over at once (Heartbeat's go_standby(OTHER) shortcut).
-			m.standby = standbyDone
-			m.standbySet = rtype
-			m.queue(&job{kind: jobStandbyTake, start: true, set: m.actSet(false, rtype), reqSet: rtype})
-		}
-	}
-	m.peerHasRsc = false
-	m.peerShutdone = true
-	m.otherStable = false
-	m.otherHolds = rscNone
-	m.logf(LevelInfo, "Received shutdown notice from '%s'.", e.Node)
-	m.takeoverFrom(e.Node)
-}
-
-// onPeerReturned resolves dual ownership after a partition heals. Heartbeat
-// 3.0.6 gives up everything and restarts itself (§5.5); we keep each group
-// on its home node instead: the non-home side stops its taken-over groups.
-// Both sides apply the same rule, so they converge without a full outage.
-func (m *Manager) onPeerReturned(e PeerReturned) {
-	if e.Node != m.cfg.Peer {
-		return
-	}
-	m.peerStatus = "active"
-	m.peerShutdone = false
-	m.peerHasRsc = true
-	m.logf(LevelCrit, "Cluster node %s returning after partition: groups stay on their home node; releasing the groups of %s taken over here.", e.Node, e.Node)
-	if m.shutdownRunning {
-		return
-	}
-	if m.standby != standbyNot {
-		m.standby = standbyNot
-		m.standbyUntil = time.Time{}
-	}
-	// Takeovers decided during the partition and not started yet are void.
-	kept := m.jobs[:0]
-	for _, j := range m.jobs {
-		if j.kind != jobMachDown && j.kind != jobStandbyTake {
-			kept = append(kept, j)
-		}
-	}
-	m.jobs = kept
-	m.fencing = ""
-	m.fenceRetryAt = time.Time{}
-	m.needFailback = false
-	m.otherStable = false
-	m.otherHolds = rscLocal
-	if m.nice {
-		m.iHold &^= rscForeign
-	}
-	m.takeover = true
-	m.queue(&job{kind: jobReleaseForeign, start: false, keys: m.keysOf(rscForeign)})
-	if m.nice && m.rstate != stateStable && m.rstate != stateShutdown {
-		m.rstate = stateStable
-	}
-}
-
-// giveupResources is hb_giveup_resources (SIGTERM).
-func (m *Manager) giveupResources() {
-	if m.shutdownReadySet {
-		m.emit(ShutdownReady{})
-		return
-	}
-	if m.shutdownBlocked {
-		// Another SIGTERM: try the stuck groups again.
-		m.shutdownBlocked = false
-		m.queue(&job{kind: jobGiveupAll})
-		return
-	}
-	if m.shutdownRunning {
-		m.logf(LevelInfo, "Heartbeat shutdown already underway.")
-		return
-	}
-	if !m.isStable() {
-		if !m.shutdownWanted {
-			m.logf(LevelWarn, "Shutdown delayed until current resource activity finishes.")
-			m.shutdownWanted = true
-		}
-		return
-	}
-	m.shutdownWanted = false
-	m.shutdownRunning = true
-	m.iHold = rscNone
-	m.rstate = stateShutdown
-	m.failureStandbyAt = time.Time{}
-	m.sendResourcesHeld(false, "shutdown")
-	if m.cfg.PID != 0 {
-		m.logf(LevelInfo, "Heartbeat shutdown in progress. (%d)", m.cfg.PID)
-	} else {
-		m.logf(LevelInfo, "Heartbeat shutdown in progress.")
-	}
-	m.queue(&job{kind: jobGiveupAll})
-}
-
-func (m *Manager) shutdownIfNeeded() {
-	if m.shutdownWanted {
-		m.giveupResources()
 	}
 }

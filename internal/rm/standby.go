@@ -2,6 +2,7 @@ package rm
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"heartbeatd/internal/wire"
@@ -51,6 +52,17 @@ func (m *Manager) askForResources(msg *wire.Message, fromMe bool) {
 		if _, known := parseRsc(v); !known {
 			m.logf(LevelError, "encode_resources: bad resource type [%s]", v)
 		}
+	}
+	if info == "cancel" {
+		// Not in Heartbeat 3.0.6: a heartbeatd peer aborted its standby
+		// because a group failed to stop there.
+		if !fromMe && (m.standby == standbyOther || m.standby == standbyMe) {
+			m.logf(LevelWarn, "%s cancelled its standby request [%s]: a group failed to stop there.", from, rtype)
+			m.standby = standbyNot
+			m.standbyUntil = time.Time{}
+			m.otherStable = false
+		}
+		return
 	}
 	if !m.standbyUntil.IsZero() && m.now.Before(m.standbyUntil) && info == "me" {
 		left := (m.standbyUntil.Sub(m.now).Milliseconds() + 999) / 1000
@@ -141,10 +153,11 @@ func (m *Manager) askForResources(msg *wire.Message, fromMe bool) {
 // goStandby is go_standby: me releases set, otherwise acquire its complement.
 func (m *Manager) goStandby(me bool, set rscSet) {
 	if me {
+		prev := m.iHold
 		m.otherStable = false
 		m.iHold &^= set
 		m.sendResourcesHeld(false, "standby")
-		m.queue(&job{kind: jobStandbyGive, set: m.actSet(true, set), reqSet: set})
+		m.queue(&job{kind: jobStandbyGive, set: m.actSet(true, set), reqSet: set, prevHold: prev})
 		return
 	}
 	m.queue(&job{kind: jobStandbyTake, start: true, set: m.actSet(false, set), reqSet: set})
@@ -152,14 +165,19 @@ func (m *Manager) goStandby(me bool, set rscSet) {
 
 // abortStandbyAfterStopFailure: a group of the set could not be stopped, so
 // "done" is never sent — the peer would start a group that may still run
-// here. We re-announce what we hold; the peer's standby times out.
+// here. We roll back: keep the set, restart the groups we did stop, and
+// send info=cancel. A heartbeatd peer leaves the exchange at once; a 3.0.6
+// peer logs "Ignored standby message 'cancel'" and times out (60 min).
 func (m *Manager) abortStandbyAfterStopFailure(j *job) {
-	m.logf(LevelCrit, "Standby [%s] aborted: %d group(s) failed to stop; %s keeps them.", j.reqSet, len(j.fatal), m.cfg.Local)
+	m.logf(LevelCrit, "Standby [%s] aborted: %s failed to stop; %s keeps the set and restarts the groups it stopped.",
+		j.reqSet, strings.Join(j.fatal, ", "), m.cfg.Local)
+	m.standbySet = j.reqSet
+	m.sendStandbyMsg("cancel")
 	m.standby = standbyNot
 	m.standbyUntil = time.Time{}
-	m.iHold |= m.actSet(true, j.reqSet) & m.failedBits()
+	m.iHold = j.prevHold
 	m.otherStable = true
-	m.sendResourcesHeld(true, "")
+	m.queue(&job{kind: jobRollback, start: true, keys: j.running})
 }
 
 // parseAdminSet maps hb_standby/hb_takeover arguments.
@@ -334,30 +352,59 @@ func (m *Manager) scheduleFailureStandby(g *group) {
 func (m *Manager) runFailureStandby() {
 	set := m.failureStandbySet
 	m.failureStandbySet = rscNone
-	stillDown := false
+	var down []*group
 	for _, g := range m.groups {
-		if m.setOf(g)&set != 0 && g.state == Stopped {
-			stillDown = true
+		if g.startFailed && g.state == Stopped {
+			down = append(down, g)
 		}
 	}
-	if !stillDown || m.shutdownRunning {
+	if len(down) == 0 || m.shutdownRunning {
 		return
 	}
-	name := set.String()
-	if !m.nice {
-		m.logf(LevelWarn, "Standby mode only implemented when nice_failback on")
+	if m.nice && m.peerAlive() {
+		if why := m.standbyBlocker(set, m.cfg.Local); why != "" {
+			// Transient (a transition is running): try again shortly.
+			m.logf(LevelWarn, "%s", why)
+			m.failureStandbySet = set
+			m.failureStandbyAt = m.now.Add(5 * time.Second)
+			return
+		}
+		m.requestStandby(set.String())
 		return
 	}
-	if !m.peerAlive() {
-		m.logf(LevelWarn, "resource group(s) of set [%s] failed to start and %s is not active: they stay stopped.", name, m.cfg.Peer)
-		return
+	// Nobody can take the groups (legacy has no standby, or the peer is
+	// down): Heartbeat leaves them stopped. We retry a few times, since
+	// many start failures are transient.
+	var retry []string
+	for _, g := range down {
+		if m.nice && m.iHold&m.setOf(g) == 0 || !m.nice && !g.local && m.peerAlive() {
+			g.startFailed = false
+			continue // no longer ours: its home node asks for it itself
+		}
+		if g.retries >= maxStartRetries {
+			m.logf(LevelCrit, "resource group %s failed to start %d times and nobody else can take it: it stays stopped. Fix it, then restart heartbeatd or run hb_takeover.", g.Key, g.retries+1)
+			g.startFailed = false
+			g.gaveUp = true
+			continue
+		}
+		g.retries++
+		if !m.nice && m.peerAlive() {
+			// Legacy with a live peer: ask, as req_resource does; the peer
+			// may hold it (or may have failed to stop it).
+			m.logf(LevelWarn, "resource group %s failed to start: asking %s for it again (%d of %d).", g.Key, m.cfg.Peer, g.retries, maxStartRetries)
+			msg := wire.New("ip-request")
+			msg.Set("ipaddr", g.Key)
+			m.send(msg)
+			m.asked[g.Key] = true
+			continue
+		}
+		m.logf(LevelWarn, "resource group %s failed to start and nobody else can take it: retrying (%d of %d).", g.Key, g.retries, maxStartRetries)
+		retry = append(retry, g.Key)
 	}
-	if why := m.standbyBlocker(set, m.cfg.Local); why != "" {
-		// Transient (a transition is running): try again shortly.
-		m.logf(LevelWarn, "%s", why)
-		m.failureStandbySet = set
-		m.failureStandbyAt = m.now.Add(5 * time.Second)
-		return
+	if len(retry) > 0 {
+		m.queue(&job{kind: jobRetryStart, start: true, keys: retry})
 	}
-	m.requestStandby(name)
 }
+
+// maxStartRetries bounds local retries of a group that failed to start.
+const maxStartRetries = 3

@@ -62,6 +62,8 @@ type cluster struct {
 	br     [2]*netlab.Bridge
 	client *netlab.Node
 	nodes  map[string]*hbNode
+	// shared is a directory all nodes see (marker files).
+	shared string
 	// started is when the nodes were seen active.
 	started time.Time
 }

@@ -1,0 +1,7 @@
+package main
+
+// The built-in resource agents register themselves with internal/agent.
+import (
+	_ "heartbeatd/internal/agent/drbddisk"
+	_ "heartbeatd/internal/agent/filesystem"
+)

@@ -1,0 +1,38 @@
+package rm
+
+// Decisions where heartbeatd deliberately differs from Heartbeat 3.0.6
+// (each keeps the wire messages a 3.0.6 peer understands):
+//
+//   - Own messages: the manager applies its own resource/ask_resources
+//     messages when it sends them (queued to the end of the same Step, like
+//     Heartbeat's loopback) and ignores looped-back copies (src == Local).
+//   - One resource job at a time (req_our_resources, mach_down, standby,
+//     shutdown, ip-request, ...), in order; the groups of one job run in
+//     parallel. Heartbeat forks children that may overlap.
+//   - A "resource ... isstable=1" we send always claims every set that has a
+//     group active here, whatever the bookkeeping says.
+//   - hb_standby / hb_takeover check the preconditions before sending, and
+//     reply with Heartbeat's wording, instead of sending a request that our
+//     own loopback then ignores (which leaves a 3.0.6 peer waiting 60 min).
+//   - hb_takeover failback is sent as rsc_hold=local (a 3.0.6 peer would go
+//     standby [all] on "failback"); a received "failback" means foreign.
+//   - Failed stop (GroupDone Fatal): the group is failed-stop, never started
+//     here again, always claimed in rsc_hold, never released to an
+//     ip-request; a standby that hits it is rolled back and cancelled with
+//     ask_resources info=cancel (a 3.0.6 peer logs and ignores it and times
+//     out); a graceful shutdown blocks instead of sending shutdone. Policy
+//     "reboot" (default) also emits Reboot. `cleanup KEY` clears it.
+//   - Failed start: Heartbeat's 30 s hb_standby of the group's set; when no
+//     peer can take it, up to 3 local retries (legacy with a live peer: ask
+//     with ip-request again).
+//   - Partition heal (PeerReturned, or the peer turning up already active
+//     after we declared it dead): instead of giving up everything and
+//     restarting, both sides keep each group on its home node. nice_failback
+//     re-syncs with a starting message and releases foreign groups the peer
+//     claims as local; legacy releases foreign groups and ip-requests its
+//     running home groups.
+//   - Orphans: when both sides are stable and nobody claims our home groups
+//     (Heartbeat only logs "No one owns our local resources!"), we acquire
+//     them; claimed groups found stopped are started.
+//   - Legacy: only answers to our own ip-requests are honoured, and an
+//     ip-request from an earlier run of the peer is dropped.
