@@ -24,11 +24,11 @@ const nsEnv = "HEARTBEATD_FILESYSTEM_TEST_IN_NS"
 
 func TestLoopDevice(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root for loop devices and mounts")
+		t.Fatal("needs root for loop devices and mounts")
 	}
 	for _, tool := range []string{"losetup", "mkfs.ext4", "mkfs.ext2", "unshare", "mount", "umount", "fsck", "blkid", "sleep", "sh"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (tests/install-deps.sh installs it)", tool)
+			t.Fatalf("%s not installed (tests/install-deps.sh installs it)", tool)
 		}
 	}
 	if os.Getenv(nsEnv) == "" {
@@ -326,7 +326,7 @@ func newLoop(t *testing.T, fstype, label string) string {
 	}
 	out, err := exec.Command("losetup", "-f", "--show", img).CombinedOutput()
 	if err != nil {
-		t.Skipf("no loop device: %v: %s", err, out)
+		t.Fatalf("no loop device: %v: %s", err, out)
 	}
 	dev := strings.TrimSpace(string(out))
 	t.Cleanup(func() {
