@@ -125,3 +125,22 @@ func reloadMain(args []string) int {
 func isNotRunning(err error) bool {
 	return errors.Is(err, control.ErrNotRunning)
 }
+
+// cleanupMain is `heartbeatd cleanup KEY`: the admin asserts that a group
+// whose stop failed is really stopped on this node, so that the cluster may
+// start it again (here or on the peer).
+func cleanupMain(args []string) int {
+	rundir, args, err := splitRundir(args)
+	if err != nil || len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: heartbeatd cleanup [--rundir DIR] GROUP-KEY")
+		return 2
+	}
+	resp, err := control.Call(socketPath(rundir), control.Request{Cmd: "cleanup", Args: args}, 30*time.Second)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "heartbeatd cleanup: %v\n", err)
+		return 1
+	}
+	fmt.Print(resp.Stdout)
+	fmt.Fprint(os.Stderr, resp.Stderr)
+	return resp.Code
+}

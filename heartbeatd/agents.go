@@ -4,4 +4,5 @@ package main
 import (
 	_ "heartbeatd/internal/agent/drbddisk"
 	_ "heartbeatd/internal/agent/filesystem"
+	_ "heartbeatd/internal/agent/ipaddr"
 )

@@ -40,6 +40,8 @@ func run(prog string, args []string) int {
 			return adminMain("standby", "hb_standby", args[1:])
 		case "reload":
 			return reloadMain(args[1:])
+		case "cleanup":
+			return cleanupMain(args[1:])
 		case "resource":
 			return resourceMain(args[1:])
 		case "drbd-peer-outdater", "outdate-peer":
@@ -65,6 +67,9 @@ func usage(w *os.File) {
   heartbeatd takeover [all|local|foreign|failback]   (also as hb_takeover)
   heartbeatd standby  [all|local|foreign|failback]   (also as hb_standby)
   heartbeatd reload                  re-read the configuration
+  heartbeatd cleanup GROUP-KEY       a group whose stop failed is stopped now: release it
+  heartbeatd resource NAME ARGS... start|stop|status   run a built-in resource agent
+  drbd-peer-outdater [-t SECS] [-r RES] [-p PEER]      DRBD fence-peer handler
 Admin commands accept --rundir DIR (default /run/heartbeatd).
 `)
 }

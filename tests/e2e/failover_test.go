@@ -46,7 +46,9 @@ func (n *hbNode) installIPaddr(kind ipaddrKind) {
 // marker is a resource script that records start/stop per node in a file,
 // so tests see exactly where the service runs.
 const markerScript = `#!/bin/sh
-f=%s/marker.$HA_CURHOST
+name=svc
+if [ $# -ge 2 ]; then name=$1; shift; fi
+f=%s/marker.$HA_CURHOST.$name
 case "$1" in
 start) echo running > "$f" ;;
 stop) rm -f "$f" ;;
@@ -72,15 +74,40 @@ func vipCluster(t *testing.T, name, failback string, kind ipaddrKind) (*cluster,
 	return c, vip
 }
 
-// runsOn reports which nodes run the marker service.
-func (c *cluster) runsOn() []string {
+// runsOn reports which nodes run the marker service (marker::NAME; "svc"
+// for a bare "marker").
+func (c *cluster) runsOn(name ...string) []string {
+	svc := "svc"
+	if len(name) > 0 {
+		svc = name[0]
+	}
 	var on []string
 	for _, n := range []string{"n1", "n2"} {
-		if _, err := os.Stat(filepath.Join(c.shared, "marker."+n)); err == nil {
+		if _, err := os.Stat(filepath.Join(c.shared, "marker."+n+"."+svc)); err == nil {
 			on = append(on, n)
 		}
 	}
 	return on
+}
+
+// powerOff simulates a node that lost power: daemon killed, links cut, and
+// whatever it ran is gone (its marker files and floating addresses).
+func (c *cluster) powerOff(n *hbNode) {
+	c.t.Helper()
+	n.kill9()
+	n.ns.Cut("eth1")
+	n.ns.Cut("eth2")
+	matches, _ := filepath.Glob(filepath.Join(c.shared, "marker."+n.name+".*"))
+	for _, m := range matches {
+		os.Remove(m)
+	}
+	n.ns.Exec("ip", "addr", "flush", "dev", "eth1", "label", "eth1:*")
+}
+
+// powerOn heals the links of a node powered off by powerOff.
+func (c *cluster) powerOn(n *hbNode) {
+	n.ns.Heal("eth1")
+	n.ns.Heal("eth2")
 }
 
 var macRE = regexp.MustCompile(`(?i)\[([0-9a-f:]{17})\]`)
@@ -176,10 +203,7 @@ func TestFailoverAutoFailbackOn(t *testing.T) {
 	// Power n1 off: daemon killed, links cut. n2 takes over.
 	c.started = time.Now()
 	c.pastStartupDeadtime()
-	n1.kill9()
-	n1.ns.Cut("eth1")
-	n1.ns.Cut("eth2")
-	os.Remove(filepath.Join(c.shared, "marker.n1")) // a powered-off node runs nothing
+	c.powerOff(n1)
 	took = c.expectOwner(vip, "n2", 10*time.Second, "n1 powered off")
 	t.Logf("kill -9 + links cut: service on n2 after %v", took)
 	if !strings.Contains(n2.log(), "node n1: is dead") {
@@ -193,16 +217,11 @@ func TestFailoverAutoFailbackOff(t *testing.T) {
 	startN1ThenN2(c, vip)
 	c.pastStartupDeadtime()
 
-	n1.kill9()
-	n1.ns.Cut("eth1")
-	n1.ns.Cut("eth2")
-	os.Remove(filepath.Join(c.shared, "marker.n1"))
-	n1.ns.MustExec("ip", "addr", "flush", "dev", "eth1", "label", "eth1:*")
+	c.powerOff(n1)
 	c.expectOwner(vip, "n2", 10*time.Second, "n1 powered off")
 
 	// n1 comes back; with auto_failback off the group stays on n2.
-	n1.ns.Heal("eth1")
-	n1.ns.Heal("eth2")
+	c.powerOn(n1)
 	n1.start()
 	waitFor(t, 15*time.Second, "n1 back and active", func() bool { return n2.nodeStatus("n1") == "active" })
 	time.Sleep(3 * time.Second) // give a (wrong) failback every chance to happen

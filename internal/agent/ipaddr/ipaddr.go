@@ -1,0 +1,290 @@
+// Package ipaddr is the built-in IPaddr resource agent: Heartbeat's
+// /etc/ha.d/resource.d/IPaddr (and IPaddr2, the same resource under its
+// other name), done natively with rtnetlink and a hand-built gratuitous ARP
+// instead of ifconfig/ip and send_arp.
+//
+//	IPaddr IP[/prefix[/iface[/broadcast]]] start|stop|status|monitor
+//
+// The argument is Heartbeat's (a haresources token like 10.0.0.5/24/eth1 is
+// shorthand for IPaddr::10.0.0.5/24/eth1). The prefix may be a length or a
+// dotted netmask. A third field starting with a digit is the broadcast
+// address (as Heartbeat's wrapper reads it). An alias on the interface
+// (eth0:1) is ignored, as Heartbeat ignores it: the label is always the
+// first free iface:N.
+//
+//   - start: when no interface is named, the one whose own (primary) IPv4
+//     subnet contains the address, the most specific one winning, as
+//     Heartbeat's findif does; the prefix defaults to that subnet's. The
+//     address is added with label iface:N (first free N from 0) and the
+//     given broadcast or the subnet's. Before that, an ARP probe checks
+//     that no other station answers for the address (below). Then a
+//     gratuitous ARP burst announces the new MAC. Starting an address that
+//     is already configured here succeeds and sends the burst again: that
+//     is how the daemon re-announces after a healed split brain
+//     (FIELD-NOTES row 2).
+//   - stop: removes the address from every interface of this node;
+//     stopping a stopped address succeeds.
+//   - status: prints "running" when the kernel's address list has the
+//     address on any interface, else "stopped" (ResourceManager judges the
+//     text). monitor prints the same and exits 0 or 7 (OCF not running).
+//
+// The burst does not hold up the takeover. The fast head (by default 3
+// slots 200 ms apart) is sent before start returns, so the first frames
+// are out when the group's next resource starts; the slow remainder is
+// sent by a detached process (`heartbeatd resource IPaddr-garp-tail …`,
+// setsid, output to /dev/null), as Heartbeat runs send_arp in the
+// background. That process checks before every slot that the address is
+// still configured and stops when it is not, so a node that has already
+// released the address never keeps announcing it (FIELD-NOTES row 12).
+//
+// Environment knobs (a bad value is reported and the default used):
+//
+//	HA_ARP_COUNT        slots in a burst, 0..100; 0 = no announcement (5)
+//	HA_ARP_FAST         slots in the fast head, 0..count (3)
+//	HA_ARP_FAST_MS      gap inside the fast head, ms (200)
+//	HA_ARP_INTERVAL_MS  gap after the fast head, ms; keep it above the
+//	                    1000 ms Linux arp locktime (1100)
+//	HA_ARP_MODE         request | reply | both: forms sent per slot (both)
+//	HA_IPADDR_NO_PROBE  1 = skip the duplicate-address probe (off)
+//	HA_IPADDR_PROBE_MS  how long to listen for another holder, ms (100)
+//
+// Duplicate address detection: if any other station answers an ARP probe
+// for the address, start refuses with an error naming its MAC. That is the
+// split-brain guard: with the heartbeat links cut but the service segment
+// alive, the peer still holds the address, and announcing it from two
+// nodes makes every neighbour flap between them. HA_IPADDR_NO_PROBE=1
+// skips the check for segments where something legitimately answers for
+// the address (a proxy-ARP router, a cloud fabric that answers all ARP).
+//
+// IPv6 addresses are refused with a pointer to IPv6addr, as Heartbeat's
+// IPaddr refuses them.
+package ipaddr
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"heartbeatd/internal/agent"
+	"heartbeatd/internal/clock"
+	"heartbeatd/internal/garp"
+)
+
+func init() {
+	agent.Register("IPaddr", Main)
+	agent.Register("IPaddr2", Main)
+	agent.Register(TailAgent, GarpTailMain)
+}
+
+const usage = "usage: IPaddr IP[/prefix[/iface[/broadcast]]] start|stop|status|monitor"
+
+// exitNotRunning is the OCF "not running" code that monitor returns.
+const exitNotRunning = 7
+
+// Main runs the agent: args are the address argument and the operation.
+func Main(args []string, io agent.IO) int {
+	if io.Getenv == nil {
+		io.Getenv = func(string) string { return "" }
+	}
+	rargs, op, err := agent.SplitOp(args, "start", "stop", "status", "monitor")
+	if err != nil {
+		io.Errorf("%v; %s", err, usage)
+		return agent.BadArgs
+	}
+	if len(rargs) != 1 {
+		io.Errorf("want exactly one address argument, got %d; %s", len(rargs), usage)
+		return agent.BadArgs
+	}
+	t, err := parseTarget(rargs[0])
+	if err != nil {
+		io.Errorf("IPaddr %s: %v", rargs[0], err)
+		return agent.BadArgs
+	}
+	k, err := dialKernel()
+	if err != nil {
+		io.Errorf("IPaddr %s: %v", t.Raw, err)
+		return agent.Failed
+	}
+	defer k.Close()
+	links, err := k.links()
+	if err != nil {
+		io.Errorf("IPaddr %s: %v", t.Raw, err)
+		return agent.Failed
+	}
+	addrs, err := k.addrs(links)
+	if err != nil {
+		io.Errorf("IPaddr %s: %v", t.Raw, err)
+		return agent.Failed
+	}
+	held := holders(t.IP, addrs)
+	switch op {
+	case "status", "monitor":
+		return status(t, held, op, io)
+	case "stop":
+		return stop(k, t, held, io)
+	}
+	return start(k, t, links, addrs, held, io)
+}
+
+// holders lists the addresses equal to ip, on whichever interface.
+func holders(ip netip.Addr, addrs []ifAddr) []ifAddr {
+	var out []ifAddr
+	for _, a := range addrs {
+		if a.Prefix.Addr() == ip {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func status(t target, held []ifAddr, op string, io agent.IO) int {
+	if len(held) == 0 {
+		io.Printf("stopped")
+		if op == "monitor" {
+			return exitNotRunning
+		}
+		return agent.OK
+	}
+	// Held on another interface than configured: still ours, so "running"
+	// (the peer must not start it too); stop will remove it wherever it is.
+	if t.Iface != "" && held[0].Iface != t.Iface {
+		fmt.Fprintf(io.Stderr, "WARNING: %s is configured on %s, not on %s as the resource says\n", t.IP, held[0].Iface, t.Iface)
+	}
+	io.Printf("running")
+	return agent.OK
+}
+
+func stop(k *kernel, t target, held []ifAddr, io agent.IO) int {
+	if len(held) == 0 {
+		io.Printf("INFO: %s is not configured here; nothing to stop", t.IP)
+		return agent.OK
+	}
+	rc := agent.OK
+	for _, a := range held {
+		if err := k.del(a); err != nil {
+			io.Errorf("IPaddr %s: %v", t.Raw, err)
+			rc = agent.Failed
+			continue
+		}
+		io.Printf("INFO: removed %s from %s", a.Prefix, labelOrIface(a.Label, a.Iface))
+	}
+	return rc
+}
+
+func start(k *kernel, t target, links []link, addrs []ifAddr, held []ifAddr, io agent.IO) int {
+	burst, warns := burstFromEnv(io.Getenv)
+	probeWait, pw := probeFromEnv(io.Getenv)
+	for _, w := range append(warns, pw...) {
+		fmt.Fprintf(io.Stderr, "WARNING: %s\n", w)
+	}
+	if len(held) > 0 {
+		a := held[0]
+		if t.Iface != "" && a.Iface != t.Iface {
+			io.Errorf("IPaddr %s: %s is already configured on %s, not on %s; stop it there first", t.Raw, t.IP, a.Iface, t.Iface)
+			return agent.Failed
+		}
+		// Idempotent start; announce again (re-send after split brain).
+		io.Printf("INFO: %s already configured on %s; announcing it again", t.IP, labelOrIface(a.Label, a.Iface))
+		announce(k, a.Iface, a.Index, t.IP, burst, io)
+		return agent.OK
+	}
+	p, err := place(t, links, addrs)
+	if err != nil {
+		io.Errorf("IPaddr %s: %v", t.Raw, err)
+		return agent.Failed
+	}
+	for _, l := range links {
+		if l.Index == p.Index && !l.Up {
+			io.Errorf("IPaddr %s: interface %s is down; not starting %s on it", t.Raw, p.Iface, t.IP)
+			return agent.Failed
+		}
+	}
+	if t.Alias != "" {
+		io.Printf("INFO: alias %q of %s ignored (as Heartbeat does); using the first free label", t.Alias, t.Iface)
+	}
+	if probeWait > 0 {
+		if err := detect(p.Iface, t.IP, probeWait); err != nil {
+			var c *garp.Conflict
+			if errors.As(err, &c) {
+				io.Errorf("IPaddr %s: %s already answers for %s on %s: another node still holds it (split brain?); refusing to start. Set %s=1 to skip this check",
+					t.Raw, c.MAC, t.IP, p.Iface, envNoProbe)
+				return agent.Failed
+			}
+			// No verdict (e.g. no carrier): proceed, as Heartbeat
+			// would, but say so.
+			fmt.Fprintf(io.Stderr, "WARNING: duplicate address check for %s on %s failed: %v\n", t.IP, p.Iface, err)
+		}
+	}
+	if err := k.add(p); err != nil {
+		// Lost a race with another start of the same address: fine.
+		if ok, _ := k.holds(t.IP, p.Index); !ok {
+			io.Errorf("IPaddr %s: %v", t.Raw, err)
+			return agent.Failed
+		}
+	}
+	brd := "none"
+	if p.Broadcast.IsValid() {
+		brd = p.Broadcast.String()
+	}
+	io.Printf("INFO: added %s brd %s on %s", p.Prefix, brd, labelOrIface(p.Label, p.Iface))
+	announce(k, p.Iface, p.Index, t.IP, burst, io)
+	return agent.OK
+}
+
+func labelOrIface(label, iface string) string {
+	if label != "" && label != iface {
+		return label
+	}
+	return iface
+}
+
+// detect probes for another holder of ip on iface.
+func detect(iface string, ip netip.Addr, wait time.Duration) error {
+	c, err := garp.Open(iface)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.DetectConflict(ip, wait)
+}
+
+// announce sends the fast head of the burst now and hands the rest to a
+// detached process. Failures are warnings: the address is up, and
+// Heartbeat's IPaddr does not fail a start because send_arp failed.
+func announce(k *kernel, iface string, index int, ip netip.Addr, b garp.Burst, io agent.IO) {
+	if b.Count == 0 {
+		return
+	}
+	c, err := garp.Open(iface)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "WARNING: gratuitous ARP for %s not sent: %v\n", ip, err)
+		return
+	}
+	defer c.Close()
+	a := &garp.Announcer{Burst: b, Clock: clock.Real{}, Out: c, MAC: c.MAC(), IP: ip,
+		Owned: func() (bool, error) { return k.holds(ip, index) }}
+	// Only the first slot is sent before start returns: it is what moves
+	// the neighbours' caches, and every millisecond start spends here is
+	// added to the failover (the group's later resources wait for it). The
+	// rest of the fast head and the slow tail follow in the background.
+	head := 1
+	if _, err := a.Send(0, head, 0); err != nil {
+		fmt.Fprintf(io.Stderr, "WARNING: gratuitous ARP for %s on %s: %v\n", ip, iface, err)
+		return
+	}
+	last := time.Now()
+	if head >= b.Count {
+		return
+	}
+	if err := spawnTail(tailArgs{Iface: iface, IP: ip, From: head, Burst: b, Last: last}); err != nil {
+		// Better late than never: send the rest here.
+		fmt.Fprintf(io.Stderr, "WARNING: cannot start the background ARP sender (%v); sending the rest of the burst now\n", err)
+		if _, err := a.Send(head, b.Count, b.Gap(head)); err != nil && !errors.Is(err, garp.ErrReleased) {
+			fmt.Fprintf(io.Stderr, "WARNING: gratuitous ARP for %s on %s: %v\n", ip, iface, err)
+		}
+		return
+	}
+	io.Printf("INFO: sent %d of %d gratuitous ARP slots (%s) for %s from %s on %s; the rest follow in the background",
+		head, b.Count, b.Mode, ip, c.MAC(), iface)
+}

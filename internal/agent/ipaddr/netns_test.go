@@ -1,0 +1,370 @@
+//go:build netns
+
+package ipaddr
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"heartbeatd/internal/agent"
+	"heartbeatd/internal/garp"
+	"heartbeatd/tests/netlab"
+)
+
+const tailHelper = "TestHelperGarpTail"
+
+// The background ARP sender is, in production, heartbeatd re-executed
+// through the resource dispatcher. Here the test binary re-executes itself
+// as a helper that runs GarpTailMain: the same detached process, started
+// from the node's namespace like the real one.
+func init() {
+	tailCommand = func(argv []string) (*exec.Cmd, error) {
+		cmd := exec.Command(os.Args[0], "-test.run=^"+tailHelper+"$", "-test.count=1")
+		cmd.Env = append(os.Environ(), netlab.HelperEnv+"="+tailHelper, "IPADDR_TEST_TAIL_ARGS="+strings.Join(argv, "\x1f"))
+		return cmd, nil
+	}
+}
+
+func TestHelperGarpTail(t *testing.T) {
+	if !netlab.IsHelper(tailHelper) {
+		return
+	}
+	os.Exit(GarpTailMain(strings.Split(os.Getenv("IPADDR_TEST_TAIL_ARGS"), "\x1f"), agent.OS()))
+}
+
+// result is one run of the agent.
+type result struct {
+	rc             int
+	stdout, stderr string
+}
+
+// run calls Main inside n's namespace with env as its whole environment.
+func run(t *testing.T, n *netlab.Node, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errs bytes.Buffer
+	var rc int
+	if err := n.Do(func() error {
+		rc = Main(args, agent.IO{Stdout: &out, Stderr: &errs, Getenv: func(k string) string { return env[k] }})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := result{rc, out.String(), errs.String()}
+	t.Logf("%s: IPaddr %s → rc %d\n%s%s", n.Name, strings.Join(args, " "), rc, r.stdout, r.stderr)
+	return r
+}
+
+func mustRun(t *testing.T, n *netlab.Node, env map[string]string, args ...string) result {
+	t.Helper()
+	r := run(t, n, env, args...)
+	if r.rc != 0 {
+		t.Fatalf("%s: IPaddr %s: rc %d: %s", n.Name, strings.Join(args, " "), r.rc, r.stderr)
+	}
+	return r
+}
+
+// addrLines returns the `ip -o -4 addr show` lines of n that carry ip.
+func addrLines(t *testing.T, n *netlab.Node, ip netip.Addr) []string {
+	t.Helper()
+	var out []string
+	for _, l := range strings.Split(n.MustExec("ip", "-o", "-4", "addr", "show"), "\n") {
+		if strings.Contains(l, " inet "+ip.String()+"/") {
+			out = append(out, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	return out
+}
+
+func macOf(t *testing.T, n *netlab.Node, iface string) net.HardwareAddr {
+	t.Helper()
+	var mac net.HardwareAddr
+	if err := n.Do(func() error {
+		ifi, err := net.InterfaceByName(iface)
+		if err == nil {
+			mac = ifi.HardwareAddr
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return mac
+}
+
+// quick is a burst that fits in the head: no background sender.
+var quick = map[string]string{"HA_ARP_COUNT": "2", "HA_ARP_FAST": "2", "HA_ARP_FAST_MS": "20"}
+
+func TestStartStatusStop(t *testing.T) {
+	l := netlab.New(t, t.Name())
+	br := l.AddBridge("lan")
+	n := l.AddNode("n")
+	n.Connect(br, "eth1", "")
+	vip, vip2 := br.Addr(200).Addr(), br.Addr(201).Addr()
+	arg := vip.String() + "/24/eth1"
+	brd := br.Subnet.Addr().As4()
+	brd[3] = 255
+
+	if r := mustRun(t, n, quick, arg, "status"); r.stdout != "stopped\n" {
+		t.Fatalf("status before start: %q", r.stdout)
+	}
+	if r := run(t, n, quick, arg, "monitor"); r.rc != exitNotRunning || r.stdout != "stopped\n" {
+		t.Fatalf("monitor before start: rc %d %q", r.rc, r.stdout)
+	}
+	mustRun(t, n, quick, arg, "start")
+	want := fmt.Sprintf("inet %s/24 brd %s scope global secondary eth1:0", vip, netip.AddrFrom4(brd))
+	if got := addrLines(t, n, vip); len(got) != 1 || !strings.Contains(got[0], want) {
+		t.Fatalf("after start: %q, want one line with %q", got, want)
+	}
+	if r := mustRun(t, n, quick, arg, "status"); r.stdout != "running\n" {
+		t.Fatalf("status after start: %q", r.stdout)
+	}
+	if r := run(t, n, quick, arg, "monitor"); r.rc != 0 || r.stdout != "running\n" {
+		t.Fatalf("monitor after start: rc %d %q", r.rc, r.stdout)
+	}
+	// Idempotent start: still one address, and announced again.
+	if r := mustRun(t, n, quick, arg, "start"); !strings.Contains(r.stdout, "announcing it again") {
+		t.Fatalf("second start did not re-announce: %q", r.stdout)
+	}
+	if got := addrLines(t, n, vip); len(got) != 1 {
+		t.Fatalf("after second start: %q", got)
+	}
+	// A second VIP, found from the subnet, takes the next free label.
+	mustRun(t, n, quick, vip2.String(), "start")
+	if got := addrLines(t, n, vip2); len(got) != 1 || !strings.Contains(got[0], fmt.Sprintf("inet %s/24 brd %s scope global secondary eth1:1", vip2, netip.AddrFrom4(brd))) {
+		t.Fatalf("second VIP: %q", got)
+	}
+
+	mustRun(t, n, quick, arg, "stop")
+	if got := addrLines(t, n, vip); len(got) != 0 {
+		t.Fatalf("after stop: %q", got)
+	}
+	if got := addrLines(t, n, vip2); len(got) != 1 {
+		t.Fatalf("stop of %s touched %s: %q", vip, vip2, got)
+	}
+	if r := mustRun(t, n, quick, arg, "stop"); !strings.Contains(r.stdout, "nothing to stop") {
+		t.Fatalf("second stop: %q", r.stdout)
+	}
+	if r := mustRun(t, n, quick, arg, "status"); r.stdout != "stopped\n" {
+		t.Fatalf("status after stop: %q", r.stdout)
+	}
+	// The primary address of eth1 is untouched throughout.
+	if got := addrLines(t, n, n.Addr("eth1").Addr()); len(got) != 1 {
+		t.Fatalf("primary address: %q", got)
+	}
+}
+
+func TestInterfaceFromSubnetAndErrors(t *testing.T) {
+	l := netlab.New(t, t.Name())
+	lan1, lan2 := l.AddBridge("lan1"), l.AddBridge("lan2")
+	n := l.AddNode("n")
+	n.Connect(lan1, "eth1", "")
+	n.Connect(lan2, "eth2", "")
+
+	vip := lan2.Addr(77).Addr()
+	mustRun(t, n, quick, vip.String(), "start")
+	if got := addrLines(t, n, vip); len(got) != 1 || !strings.Contains(got[0], " eth2 ") || !strings.Contains(got[0], "/24 brd ") || !strings.Contains(got[0], "scope global secondary eth2:0") {
+		t.Fatalf("findif: %q, want %s/24 on eth2 labelled eth2:0", got, vip)
+	}
+	// An explicit /32: still eth2 by subnet, no broadcast.
+	host := lan2.Addr(78).Addr()
+	mustRun(t, n, quick, host.String()+"/32", "start")
+	if got := addrLines(t, n, host); len(got) != 1 || !strings.Contains(got[0], " eth2 inet "+host.String()+"/32 scope global eth2:1") {
+		t.Fatalf("/32: %q", got)
+	}
+
+	for _, tc := range []struct {
+		arg, want string
+	}{
+		{lan1.Addr(90).Addr().String() + "/24/eth9", "interface eth9 not found"},
+		{"10.250.0.1", "no interface has an IPv4 subnet containing 10.250.0.1"},
+	} {
+		r := run(t, n, quick, tc.arg, "start")
+		if r.rc != agent.Failed || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("start %s: rc %d %q, want 1 and %q", tc.arg, r.rc, r.stderr, tc.want)
+		}
+		if r := mustRun(t, n, quick, tc.arg, "status"); r.stdout != "stopped\n" {
+			t.Errorf("status %s: %q", tc.arg, r.stdout)
+		}
+	}
+	n.SetLink("eth1", false)
+	r := run(t, n, quick, lan1.Addr(91).Addr().String()+"/24/eth1", "start")
+	if r.rc != agent.Failed || !strings.Contains(r.stderr, "interface eth1 is down") {
+		t.Errorf("start on a down interface: rc %d %q", r.rc, r.stderr)
+	}
+}
+
+// A node must not take an address another live station still answers for:
+// the split-brain guard.
+func TestRefusesAddressHeldByAnotherNode(t *testing.T) {
+	l := netlab.New(t, t.Name())
+	br := l.AddBridge("lan")
+	a, b := l.AddNode("a"), l.AddNode("b")
+	a.Connect(br, "eth1", "")
+	b.Connect(br, "eth1", "")
+	vip := br.Addr(200).Addr()
+	arg := vip.String() + "/24/eth1"
+	mustRun(t, a, quick, arg, "start")
+
+	r := run(t, b, quick, arg, "start")
+	aMAC := macOf(t, a, "eth1").String()
+	if r.rc != agent.Failed || !strings.Contains(r.stderr, aMAC) || !strings.Contains(r.stderr, "refusing to start") || !strings.Contains(r.stderr, "HA_IPADDR_NO_PROBE=1") {
+		t.Fatalf("start on b while a holds %s: rc %d %q, want 1 naming %s", vip, r.rc, r.stderr, aMAC)
+	}
+	if got := addrLines(t, b, vip); len(got) != 0 {
+		t.Fatalf("b configured %s anyway: %q", vip, got)
+	}
+	// Once a releases it, b may take it.
+	mustRun(t, a, quick, arg, "stop")
+	mustRun(t, b, quick, arg, "start")
+	if got := addrLines(t, b, vip); len(got) != 1 {
+		t.Fatalf("b after a released: %q", got)
+	}
+	// The documented override skips the check.
+	noProbe := map[string]string{"HA_IPADDR_NO_PROBE": "1", "HA_ARP_COUNT": "0"}
+	mustRun(t, a, noProbe, arg, "start")
+	if got := addrLines(t, a, vip); len(got) != 1 {
+		t.Fatalf("a with HA_IPADDR_NO_PROBE=1: %q", got)
+	}
+}
+
+// arpCapture records the ARP frames a node's interface sees.
+type arpCapture struct {
+	conn   *garp.Conn
+	mu     sync.Mutex
+	frames []arpSeen
+	done   chan struct{}
+}
+
+type arpSeen struct {
+	At time.Time
+	P  garp.Packet
+}
+
+func captureARP(t *testing.T, n *netlab.Node, iface string) *arpCapture {
+	t.Helper()
+	c := &arpCapture{done: make(chan struct{})}
+	if err := n.Do(func() (err error) { c.conn, err = garp.Open(iface); return err }); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(c.done)
+		for {
+			p, err := c.conn.ReadPacket(time.Now().Add(time.Minute))
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.frames = append(c.frames, arpSeen{time.Now(), p})
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { c.stop() })
+	return c
+}
+
+func (c *arpCapture) stop() []arpSeen {
+	c.conn.Close()
+	<-c.done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]arpSeen(nil), c.frames...)
+}
+
+func neighMAC(t *testing.T, n *netlab.Node, ip netip.Addr) string {
+	t.Helper()
+	f := strings.Fields(n.MustExec("ip", "neigh", "show", ip.String(), "dev", "eth1"))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "lladdr" {
+			return f[i+1]
+		}
+	}
+	return ""
+}
+
+// TestTakeoverMovesClientNeighbour is the failover proof: a client that
+// talks to the VIP on node a keeps an ARP entry for it; after a releases it
+// and b starts it, the client's entry must point at b's MAC right away,
+// without waiting for the entry to go stale, and the client must see b's
+// whole burst (both forms, configured spacing, the tail from the detached
+// sender) and nothing more from a.
+func TestTakeoverMovesClientNeighbour(t *testing.T) {
+	l := netlab.New(t, t.Name())
+	br := l.AddBridge("lan")
+	a, b, client := l.AddNode("a"), l.AddNode("b"), l.AddNode("client")
+	for _, n := range []*netlab.Node{a, b, client} {
+		n.Connect(br, "eth1", "")
+	}
+	vip := br.Addr(200).Addr()
+	arg := vip.String() + "/24/eth1"
+	aMAC, bMAC := macOf(t, a, "eth1"), macOf(t, b, "eth1")
+	defaults := map[string]string{} // the shipped burst: 5 slots, 3 fast, both forms
+
+	mustRun(t, a, defaults, arg, "start")
+	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
+	if got := neighMAC(t, client, vip); got != aMAC.String() {
+		t.Fatalf("client's entry for %s before takeover: %q, want a's %s", vip, got, aMAC)
+	}
+
+	capture := captureARP(t, client, "eth1")
+	mustRun(t, a, defaults, arg, "stop")
+	stopped := time.Now()
+	startAt := time.Now()
+	mustRun(t, b, defaults, arg, "start")
+	startTook := time.Since(startAt)
+	// The first slot has gone out before start returned.
+	if got := neighMAC(t, client, vip); got != bMAC.String() {
+		t.Fatalf("client's entry for %s right after b's start: %q, want b's %s", vip, got, bMAC)
+	}
+	// Start must not wait for the slow part of the burst (~2.6 s).
+	if startTook > 1500*time.Millisecond {
+		t.Errorf("start took %v: the slow tail of the burst must not hold up the takeover", startTook)
+	}
+	t.Logf("b's start took %v (probe + first slot)", startTook.Round(time.Millisecond))
+
+	// Wait for the whole burst (last slot at +2.6 s) plus a margin.
+	time.Sleep(time.Until(startAt.Add(2600*time.Millisecond + 500*time.Millisecond)))
+	frames := capture.stop()
+	var fromB []arpSeen
+	for _, f := range frames {
+		switch {
+		case f.P.SenderMAC.String() == aMAC.String() && f.P.IsGratuitous(vip) && f.At.After(stopped):
+			t.Errorf("a announced %s after releasing it (%v at %v)", vip, f.P.Op, f.At.Sub(stopped))
+		case f.P.SenderMAC.String() == bMAC.String() && f.P.IsGratuitous(vip):
+			if f.P.EthSrc.String() != bMAC.String() || f.P.EthDst.String() != "ff:ff:ff:ff:ff:ff" {
+				t.Errorf("GARP with Ethernet %s → %s, want %s → broadcast", f.P.EthSrc, f.P.EthDst, bMAC)
+			}
+			fromB = append(fromB, f)
+		}
+	}
+	if len(fromB) != 10 {
+		t.Fatalf("client saw %d gratuitous frames from b, want 10 (5 slots × request+reply)", len(fromB))
+	}
+	offsets := garp.DefaultBurst().Offsets()
+	for i, f := range fromB {
+		want := garp.OpRequest
+		if i%2 == 1 {
+			want = garp.OpReply
+		}
+		at := f.At.Sub(fromB[0].At)
+		t.Logf("slot %d %-7v +%v", i/2, f.P.Op, at.Round(100*time.Microsecond))
+		if f.P.Op != want {
+			t.Errorf("frame %d: %v, want %v", i, f.P.Op, want)
+		}
+		// The tail runs in another process that computes its first wait
+		// from the head's last frame: allow for its start-up jitter.
+		if d := at - offsets[i/2]; d < -30*time.Millisecond || d > 100*time.Millisecond {
+			t.Errorf("slot %d at +%v, want +%v", i/2, at, offsets[i/2])
+		}
+	}
+	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
+	if got := neighMAC(t, client, vip); got != bMAC.String() {
+		t.Fatalf("client's entry for %s at the end: %q, want b's %s", vip, got, bMAC)
+	}
+}
