@@ -37,6 +37,17 @@ func (d *Daemon) adminCall(c adminCall) {
 	case "cl_status":
 		r := clstatus.Run(c.req.Args, d.snapshot())
 		c.reply <- control.Response{Stdout: r.Stdout, Stderr: r.Stderr, Code: r.Code}
+	case "cleanup":
+		if len(c.req.Args) != 1 {
+			c.reply <- control.Response{Stderr: "cleanup needs one group key\n", Code: 2}
+			return
+		}
+		if _, ok := d.groups[c.req.Args[0]]; !ok {
+			c.reply <- control.Response{Stderr: fmt.Sprintf("no resource group %q in haresources\n", c.req.Args[0]), Code: 1}
+			return
+		}
+		d.pending["cleanup"] = append(d.pending["cleanup"], c)
+		d.stepRM(rm.Admin{Cmd: "cleanup", Set: c.req.Args[0]})
 	case "standby", "takeover":
 		if d.stopping {
 			c.reply <- control.Response{Stderr: "heartbeatd is shutting down\n", Code: 1}
