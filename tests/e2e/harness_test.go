@@ -8,6 +8,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,7 +103,11 @@ type hbNode struct {
 	logfile  string
 	cmd      *exec.Cmd
 	exited   chan struct{}
-	real     bool // real Heartbeat 3.0.6 instead of heartbeatd
+	real     bool     // real Heartbeat 3.0.6 instead of heartbeatd
+	env      []string // extra environment for the daemon
+	// realSetup is shell run in a real node's private mount namespace
+	// before Heartbeat starts (extra mounts, environment).
+	realSetup string
 }
 
 // addNode creates node name (host number host on both bridges).
@@ -155,8 +160,13 @@ func (n *hbNode) writeConf(hacf, haresources string) {
 // start runs heartbeatd -f in the node's namespace.
 func (n *hbNode) start() {
 	n.c.t.Helper()
-	n.cmd = n.ns.Start(binary(n.c.t), "-f", "--confdir", n.confdir, "--rundir", n.rundir,
+	n.cmd = n.ns.Command(binary(n.c.t), "-f", "--confdir", n.confdir, "--rundir", n.rundir,
 		"--statedir", n.statedir, "--node", n.name, "--reboot-command", "/bin/true")
+	n.cmd.Env = append(os.Environ(), n.env...)
+	n.cmd.Stdout, n.cmd.Stderr = io.Discard, io.Discard
+	if err := n.cmd.Start(); err != nil {
+		n.c.t.Fatalf("start heartbeatd on %s: %v", n.name, err)
+	}
 	n.exited = make(chan struct{})
 	go func(cmd *exec.Cmd, ch chan struct{}) { cmd.Wait(); close(ch) }(n.cmd, n.exited)
 }

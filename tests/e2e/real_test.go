@@ -65,8 +65,9 @@ mkdir -p /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/dopd /run/lock /ru
 chown -R hacluster:haclient /run/heartbeat /run/crm
 chmod 750 /run/heartbeat /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/dopd
 mount --bind %[3]s /usr/share/heartbeat/ResourceManager
+%[5]s
 hostname %[4]s
-exec /usr/libexec/heartbeat/heartbeat`, n.confdir, filepath.Join(n.dir, "varlib"), filepath.Join(n.dir, "ResourceManager"), n.name)
+exec /usr/libexec/heartbeat/heartbeat`, n.confdir, filepath.Join(n.dir, "varlib"), filepath.Join(n.dir, "ResourceManager"), n.name, n.realSetup)
 	cmd := n.ns.Command("unshare", "-m", "-u", "--propagation", "private", "/bin/sh", "-c", script)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		n.c.t.Fatalf("start real heartbeat on %s: %v: %s", n.name, err, out)
