@@ -56,3 +56,9 @@ demo: build
 
 clean:
 	rm -rf bin
+
+# Multi-node benchmarks (heartbeatd next to real Heartbeat 3.0.6): resource
+# use at keepalive 100ms and failover latency seen by a client. They take
+# about 10 minutes and print tables; they assert nothing.
+bench-cluster: build
+	$(GO) test -count=1 -p 1 -timeout 60m -tags 'netns bench' -run 'TestBench' -v ./tests/e2e 2>&1 | grep -v '^=== \|^    exec.go' 
