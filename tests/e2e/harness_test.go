@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,6 +121,9 @@ func (c *cluster) addNode(name string, host int) *hbNode {
 	n.rundir = filepath.Join(n.dir, "run")
 	n.statedir = filepath.Join(n.dir, "state")
 	n.logfile = filepath.Join(n.dir, "ha-log")
+	// Cleanups run last-in first-out: this one runs before the removal of
+	// n.dir, so no daemon is still writing its log there.
+	c.t.Cleanup(n.killProcesses)
 	for _, d := range []string{n.confdir, filepath.Join(n.confdir, "resource.d"), n.rundir, n.statedir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			c.t.Fatal(err)
@@ -272,5 +276,30 @@ func dumpLogs(t *testing.T, c *cluster) {
 	}
 	for _, n := range c.nodes {
 		t.Logf("==== log of %s ====\n%s", n.name, n.log())
+	}
+}
+
+// killProcesses kills every process in the node's namespace (the daemon,
+// real Heartbeat and its children, resource-script leftovers).
+func (n *hbNode) killProcesses() {
+	out, _ := exec.Command("ip", "netns", "pids", n.ns.NS).Output()
+	for _, f := range strings.Fields(string(out)) {
+		var pid int
+		if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 && pid != os.Getpid() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if n.exited != nil {
+		select {
+		case <-n.exited:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	// Give the kernel a moment to reap children that held files open.
+	for i := 0; i < 50; i++ {
+		if out, _ := exec.Command("ip", "netns", "pids", n.ns.NS).Output(); len(strings.TrimSpace(string(out))) == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
