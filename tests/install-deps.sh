@@ -14,7 +14,10 @@ PATH=/usr/local/go/bin:$PATH
 #   tcpdump, iputils-arping, psmisc  watching ARP, killing process trees
 #   tgt rsyslog e2fsprogs  iSCSI target, syslog, ext2/ext4 for the resource tests
 #   make git          build
-PKGS="heartbeat systemd sysvinit-utils iproute2 nftables socat tcpdump iputils-arping psmisc tgt rsyslog e2fsprogs make git procps"
+#   debhelper dpkg-dev lintian debootstrap groff-base man-db
+#                     the Debian package, its lintian check, the install test
+#                     in a fresh bookworm chroot, and the man pages
+PKGS="heartbeat systemd sysvinit-utils debhelper dpkg-dev lintian debootstrap groff-base man-db iproute2 nftables socat tcpdump iputils-arping psmisc tgt rsyslog e2fsprogs make git procps"
 
 missing=""
 for p in $PKGS; do
