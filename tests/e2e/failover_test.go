@@ -137,9 +137,11 @@ func (c *cluster) neighOwner(vip string) string {
 
 func (c *cluster) nodeByMAC(mac string) string {
 	for name, n := range c.nodes {
-		out, _ := n.ns.Exec("cat", "/sys/class/net/eth1/address")
-		if strings.TrimSpace(out) == mac {
-			return name
+		out, _ := n.ns.Exec("sh", "-c", "cat /sys/class/net/eth*/address")
+		for _, m := range strings.Fields(out) {
+			if m == mac {
+				return name
+			}
 		}
 	}
 	return "unknown " + mac

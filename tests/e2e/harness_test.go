@@ -106,17 +106,28 @@ type hbNode struct {
 	exited   chan struct{}
 	real     bool     // real Heartbeat 3.0.6 instead of heartbeatd
 	env      []string // extra environment for the daemon
-	// realSetup is shell run in a real node's private mount namespace
-	// before Heartbeat starts (extra mounts, environment).
+	// realSetup is shell run in the node's private mount namespace before
+	// the daemon (real Heartbeat or heartbeatd) starts: extra mounts,
+	// environment. Empty: heartbeatd runs in the host's mount namespace.
 	realSetup string
 }
 
 // addNode creates node name (host number host on both bridges).
 func (c *cluster) addNode(name string, host int) *hbNode {
 	c.t.Helper()
+	return c.addNodeWith(name, link{"eth1", c.br[0].Addr(host).String()}, link{"eth2", c.br[1].Addr(host).String()})
+}
+
+// link is one interface of a node: on bridge br[i] for the i-th link given.
+type link struct{ ifname, cidr string }
+
+// addNodeWith creates node name with its i-th interface on bridge br[i].
+func (c *cluster) addNodeWith(name string, links ...link) *hbNode {
+	c.t.Helper()
 	n := &hbNode{c: c, name: name, ns: c.lab.AddNode(name), dir: c.t.TempDir()}
-	n.ns.Connect(c.br[0], "eth1", c.br[0].Addr(host).String())
-	n.ns.Connect(c.br[1], "eth2", c.br[1].Addr(host).String())
+	for i, l := range links {
+		n.ns.Connect(c.br[i], l.ifname, l.cidr)
+	}
 	n.confdir = filepath.Join(n.dir, "ha.d")
 	n.rundir = filepath.Join(n.dir, "run")
 	n.statedir = filepath.Join(n.dir, "state")
@@ -164,8 +175,16 @@ func (n *hbNode) writeConf(hacf, haresources string) {
 // start runs heartbeatd -f in the node's namespace.
 func (n *hbNode) start() {
 	n.c.t.Helper()
-	n.cmd = n.ns.Command(binary(n.c.t), "-f", "--confdir", n.confdir, "--rundir", n.rundir,
-		"--statedir", n.statedir, "--node", n.name, "--reboot-command", "/bin/true")
+	argv := []string{binary(n.c.t), "-f", "--confdir", n.confdir, "--rundir", n.rundir,
+		"--statedir", n.statedir, "--node", n.name, "--reboot-command", "/bin/true"}
+	if n.realSetup != "" {
+		// A private mount namespace prepared by the test's shell (devices,
+		// mount points, tools), with the daemon exec'ed at its end so the
+		// namespace lives exactly as long as the node's processes.
+		argv = append([]string{"unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+			"set -e\n" + n.realSetup + "\nexec \"$@\"", "sh"}, argv...)
+	}
+	n.cmd = n.ns.Command(argv...)
 	n.cmd.Env = append(os.Environ(), n.env...)
 	n.cmd.Stdout, n.cmd.Stderr = io.Discard, io.Discard
 	if err := n.cmd.Start(); err != nil {
