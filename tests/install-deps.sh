@@ -9,6 +9,8 @@ PATH=/usr/local/go/bin:$PATH
 # Packages:
 #   heartbeat         real Heartbeat 3.0.6 for the interop tests, and Debian's
 #                     stock resource.d scripts the executor must run
+#   drbd-utils        its stock drbddisk script (driven by tests/fakes/drbdadm:
+#                     this kernel has no DRBD)
 #   iproute2 nftables network namespaces, veth, bridges; link cuts and loss
 #   socat             pty pairs for the serial medium
 #   tcpdump, iputils-arping, psmisc  watching ARP, killing process trees
@@ -17,7 +19,7 @@ PATH=/usr/local/go/bin:$PATH
 #   debhelper dpkg-dev lintian debootstrap groff-base man-db
 #                     the Debian package, its lintian check, the install test
 #                     in a fresh bookworm chroot, and the man pages
-PKGS="heartbeat systemd sysvinit-utils debhelper dpkg-dev lintian debootstrap groff-base man-db iproute2 nftables socat tcpdump iputils-arping psmisc tgt rsyslog e2fsprogs make git procps"
+PKGS="heartbeat drbd-utils systemd sysvinit-utils debhelper dpkg-dev lintian debootstrap groff-base man-db iproute2 nftables socat tcpdump iputils-arping psmisc tgt rsyslog e2fsprogs make git procps"
 
 missing=""
 for p in $PKGS; do
