@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,7 +38,8 @@ func daemonMain(args []string) int {
 		return background(args, *rundir)
 	}
 	opts := daemon.Options{ConfDir: *confdir, RunDir: *rundir, StateDir: *statedir, Node: *node,
-		Stderr: isTerminalOrForced(), Notify: sdNotifier(), Drbdadm: os.Getenv("DRBDADM")}
+		Stderr: isTerminalOrForced(), Notify: sdNotifier(), Drbdadm: os.Getenv("DRBDADM"),
+		Watchdog: watchdogInterval(), SyslogPath: os.Getenv("HEARTBEATD_SYSLOG_SOCKET")}
 	if *rebootCmd != "" {
 		opts.RebootCommand = strings.Fields(*rebootCmd)
 	}
@@ -48,6 +50,17 @@ func daemonMain(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// SIGHUP re-reads the configuration, as it does for Heartbeat (which
+	// re-reads authkeys and restarts itself for a changed ha.cf; heartbeatd
+	// applies what is safe live and names the rest).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			d.RequestReload("SIGHUP")
+		}
+	}()
 	if err := d.Run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "heartbeatd: %v\n", err)
 		return 1
@@ -102,6 +115,19 @@ func background(args []string, rundir string) int {
 			}
 		}
 	}
+}
+
+// watchdogInterval is half of systemd's WATCHDOG_USEC (sd_watchdog_enabled:
+// only when WATCHDOG_PID is unset or names this process), 0 when none.
+func watchdogInterval() time.Duration {
+	if p := os.Getenv("WATCHDOG_PID"); p != "" && p != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	usec, err := strconv.ParseUint(os.Getenv("WATCHDOG_USEC"), 10, 63)
+	if err != nil || usec == 0 {
+		return 0
+	}
+	return time.Duration(usec) * time.Microsecond / 2
 }
 
 // sdNotifier returns a function that sends sd_notify messages when systemd

@@ -62,7 +62,21 @@ func (d *Daemon) adminCall(c adminCall) {
 	case "outdate":
 		d.outdateRequest(c)
 	case "reload":
-		c.reply <- control.Response{Stderr: "reload is not supported yet: restart heartbeatd to apply a new configuration\n", Code: 1}
+		if d.stopping {
+			c.reply <- control.Response{Stderr: "heartbeatd is shutting down\n", Code: 1}
+			return
+		}
+		r := d.reload("heartbeatd reload")
+		resp := control.Response{}
+		if !r.ok {
+			resp.Stderr, resp.Code = "configuration invalid, the running one is kept:\n"+r.errors+"\n", 1
+		} else {
+			resp.Stdout = "applied: " + r.applied + "\n"
+			for _, x := range r.restart {
+				resp.Stderr += "needs restart: " + x + "\n"
+			}
+		}
+		c.reply <- resp
 	default:
 		c.reply <- control.Response{Stderr: fmt.Sprintf("unknown command %q\n", c.req.Cmd), Code: 11}
 	}

@@ -23,7 +23,9 @@ import (
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
 	"heartbeatd/internal/membership"
+	"heartbeatd/internal/reload"
 	"heartbeatd/internal/rm"
+	"heartbeatd/internal/rt"
 	"heartbeatd/internal/script"
 	"heartbeatd/internal/state"
 	"heartbeatd/internal/wire"
@@ -52,6 +54,11 @@ type Options struct {
 	// Notify receives sd_notify-style state strings (READY=1, STATUS=...,
 	// STOPPING=1, WATCHDOG=1); nil disables.
 	Notify func(state string)
+	// Watchdog is how often the main loop sends WATCHDOG=1 (half of
+	// systemd's WATCHDOG_USEC); 0 sends none.
+	Watchdog time.Duration
+	// SyslogPath overrides /dev/log (empty: /dev/log).
+	SyslogPath string
 }
 
 // Daemon is one running node.
@@ -86,6 +93,20 @@ type Daemon struct {
 	outdateGen     int
 	outdateResults chan outdateDone
 
+	// boot is the configuration the process started with (restart-only
+	// changes are judged against it), applied the one last applied live.
+	boot, applied *reload.Set
+	reloadReq     chan string
+
+	peerDigest     string // the peer's last haresources digest
+	digestReported string // "ours/theirs" last logged
+	digestMismatch bool   // the last report was a mismatch
+
+	gap          rt.GapMeter
+	lastKeepSent time.Time // when our last status went out
+	realtime     rt.Result
+	ready        bool // READY=1 sent
+
 	lastStatus string               // last STATUS= sent to systemd
 	badAuth    map[string]time.Time // last "failed authentication" log per peer
 	stats      shellStats
@@ -103,7 +124,8 @@ func New(opts Options) (*Daemon, error) {
 		opts.Clock = clock.Real{}
 	}
 	d := &Daemon{opts: opts, clock: opts.Clock, badAuth: map[string]time.Time{}, pending: map[string][]adminCall{},
-		outdates: map[string]*outdateWait{}, outdateResults: make(chan outdateDone, 8)}
+		reloadReq: make(chan string, 1),
+		outdates:  map[string]*outdateWait{}, outdateResults: make(chan outdateDone, 8)}
 	local := strings.ToLower(opts.Node)
 	if local == "" {
 		var err error
@@ -112,17 +134,15 @@ func New(opts Options) (*Daemon, error) {
 		}
 	}
 	d.local = local
-	cfg, l := config.Load(opts.ConfDir, local)
-	ak, l2 := config.LoadAuthkeys(filepath.Join(opts.ConfDir, "authkeys"))
-	hr, l3 := haresources.Load(filepath.Join(opts.ConfDir, "haresources"))
-	l = append(append(l, l2...), l3...)
-	if cfg != nil && hr != nil {
-		l = append(l, haresources.CheckNodes(hr, cfg.Nodes)...)
-	}
-	if l.HasErrors() {
+	set, l := reload.Load(opts.ConfDir, local)
+	if set == nil {
 		return nil, fmt.Errorf("configuration invalid:\n%w", l.Err())
 	}
-	d.cfg, d.hares = cfg, hr
+	cfg, ak, hr := set.Cfg, set.Auth, set.Hares
+	d.boot, d.applied = set, set
+	// d.cfg is the running copy: reload changes it, boot stays as read.
+	running := *cfg
+	d.cfg, d.hares = &running, hr
 	keys, err := keyring(ak)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(opts.ConfDir, "authkeys"), err)
@@ -140,8 +160,7 @@ func New(opts Options) (*Daemon, error) {
 	for _, g := range hr.Groups {
 		d.groups[g.Key] = g
 	}
-	lg, err := logging.New(logging.Options{Facility: cfg.LogFacility, LogFile: cfg.LogFile,
-		DebugFile: cfg.DebugFile, Debug: cfg.Debug, Host: local, Stderr: opts.Stderr})
+	lg, err := logging.New(logOptions(cfg, local, opts))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
@@ -150,6 +169,11 @@ func New(opts Options) (*Daemon, error) {
 		d.log.Logf(logging.Warn, "%s", f.String())
 	}
 	return d, nil
+}
+
+func logOptions(cfg *config.Config, local string, opts Options) logging.Options {
+	return logging.Options{Facility: cfg.LogFacility, LogFile: cfg.LogFile, DebugFile: cfg.DebugFile,
+		Debug: cfg.Debug, Host: local, Stderr: opts.Stderr, SyslogPath: opts.SyslogPath}
 }
 
 func keyring(ak *config.Authkeys) (*wire.Keyring, error) {
@@ -245,15 +269,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer cancelSrv()
 	go srv.Serve(sctx)
 	defer srv.Close()
+	d.watchConfig(sctx)
 
 	return d.loop(ctx)
+}
+
+func (d *Daemon) mediaConfig() media.Config {
+	lg := d.log
+	return media.Config{Recv: d.recv, Clock: d.clock,
+		Log: func(level, text string) { lg.Log("heartbeat", logging.ParseLevel(level), text) }}
 }
 
 func (d *Daemon) openMedia() error {
 	for _, m := range d.cfg.Media {
 		spec := mediumSpec(m)
-		md, err := media.OpenConfig(spec, media.Config{Recv: d.recv, Clock: d.clock,
-			Log: func(level, text string) { d.log.Log("heartbeat", logging.ParseLevel(level), text) }})
+		md, err := media.OpenConfig(spec, d.mediaConfig())
 		if err != nil {
 			// A medium that cannot even be described is a config error;
 			// one whose interface is missing is a down link (Open handles

@@ -15,6 +15,7 @@ import (
 	"heartbeatd/internal/media"
 	"heartbeatd/internal/membership"
 	"heartbeatd/internal/rm"
+	"heartbeatd/internal/rt"
 	"heartbeatd/internal/wire"
 )
 
@@ -35,11 +36,16 @@ var rmTypes = map[string]bool{
 }
 
 func (d *Daemon) loop(ctx context.Context) error {
+	d.startRealtime()
 	ticker := time.NewTicker(tickEvery)
 	defer ticker.Stop()
-	d.stepMem(membership.Start{LoadAvg: loadAvg()})
+	// Configuration loaded, media open, control socket listening: ready.
+	d.ready = true
 	d.notify("READY=1")
-	lastLoad, lastWatchdog := time.Now(), time.Time{}
+	d.notifyStatus()
+	d.gap = rt.GapMeter{Window: time.Minute, Threshold: d.cfg.Warntime / 2}
+	d.stepMem(membership.Start{LoadAvg: loadAvg()})
+	lastLoad, lastWatchdog := time.Now(), time.Now()
 	done := ctx.Done()
 	for {
 		select {
@@ -56,9 +62,10 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.stepMem(membership.Tick{LoadAvg: la})
 			d.stepRM(rm.Tick{})
 			d.outdateTick()
-			if time.Since(lastWatchdog) >= time.Second {
-				// systemd's watchdog is fed from this loop only, so a
-				// wedged loop is what it detects.
+			if d.opts.Watchdog > 0 && time.Since(lastWatchdog) >= d.opts.Watchdog && d.healthy() {
+				// systemd's watchdog is fed from this loop only, and only
+				// while keepalives go out, so a wedged loop is what it
+				// detects.
 				d.notify("WATCHDOG=1")
 				lastWatchdog = time.Now()
 			}
@@ -74,8 +81,35 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.adminCall(call)
 		case r := <-d.outdateResults:
 			d.outdateFinished(r)
+		case src := <-d.reloadReq:
+			if !d.stopping {
+				d.reload(src)
+			}
 		}
 	}
+}
+
+// startRealtime applies ha.cf realtime/rtprio to the loop's thread (spec §7).
+// A refusal (no CAP_SYS_NICE / CAP_IPC_LOCK, RLIMIT_RTPRIO / RLIMIT_MEMLOCK
+// too low) is one WARN per cause; the daemon runs on, as Heartbeat does.
+func (d *Daemon) startRealtime() {
+	if !d.cfg.Realtime {
+		return
+	}
+	d.realtime = rt.Enable(d.cfg.RTPrio)
+	for _, w := range d.realtime.Warnings() {
+		d.log.Logf(logging.Warn, "%s", w)
+	}
+	if d.realtime.Scheduled {
+		d.log.Logf(logging.Info, "realtime: main loop thread %d at SCHED_FIFO priority %d, memory locked: %v",
+			d.realtime.TID, d.realtime.Priority, d.realtime.Locked)
+	}
+}
+
+// healthy: our own keepalives are going out (the last one less than a
+// deadtime ago).
+func (d *Daemon) healthy() bool {
+	return !d.lastKeepSent.IsZero() && time.Since(d.lastKeepSent) < d.cfg.Deadtime
 }
 
 func (d *Daemon) beginShutdown() {
@@ -140,6 +174,13 @@ func (d *Daemon) doMem(a membership.Action) {
 	switch a := a.(type) {
 	case membership.Transmit:
 		d.transmit(a.Msg)
+		if a.Msg.Type() == "status" {
+			now := time.Now()
+			d.lastKeepSent = now
+			if line := d.gap.Sent(now); line != "" {
+				d.log.Logf(logging.Warn, "%s", line)
+			}
+		}
 	case membership.Log:
 		d.log.Log("heartbeat", logging.ParseLevel(a.Level), a.Text)
 	case membership.NodeStatus:
@@ -147,6 +188,7 @@ func (d *Daemon) doMem(a membership.Action) {
 			d.stepRM(rm.PeerStatus{Node: a.Node, Status: a.New})
 			if a.New == membership.StatusDead {
 				d.outdatePeerDead(a.Node)
+				d.digestPeerGone()
 			}
 		}
 		d.notifyStatus()
@@ -157,15 +199,19 @@ func (d *Daemon) doMem(a membership.Action) {
 			d.stepRM(rm.Message{Msg: a.Msg})
 		case t == "start_outdate" || t == "outdate_rc":
 			d.outdateMessage(a.Msg)
+		case t == digestType:
+			d.onDigest(a.Msg)
 		}
 	case membership.CommUp:
 		d.stepRM(rm.CommUp{Alone: !d.nodeAlive(d.peer)})
+		d.sendDigest(true)
 		d.notifyStatus()
 	case membership.PeerShutdown:
 		d.stepRM(rm.PeerShutdown{Node: a.Node})
 	case membership.PartitionHealed:
 		d.stepRM(rm.PeerReturned{Node: a.Node})
 	case membership.PeerRestarted:
+		d.digestPeerGone()
 	}
 }
 
@@ -255,7 +301,7 @@ func (d *Daemon) notify(s string) {
 }
 
 func (d *Daemon) notifyStatus() {
-	if d.opts.Notify == nil || d.mem == nil || d.rm == nil {
+	if d.opts.Notify == nil || d.mem == nil || d.rm == nil || !d.ready {
 		return
 	}
 	var parts []string

@@ -33,7 +33,11 @@ type syslogHook struct {
 	queue    chan []byte
 	dropped  atomic.Uint64
 	done     chan struct{}
-	once     sync.Once
+	// mu guards closed: a Fire racing with Close (logrus fires a copy of
+	// its hook list, so a reload may close a hook that is still firing)
+	// must drop the line, not send on a closed channel.
+	mu     sync.RWMutex
+	closed bool
 }
 
 func newSyslogHook(path string, facility int, debug bool) *syslogHook {
@@ -52,6 +56,12 @@ func (h *syslogHook) Fire(e *logrus.Entry) error {
 	}
 	pri := h.facility*8 + level.severity()
 	msg := fmt.Sprintf("<%d>%s %s: [%d]: %s: %s", pri, e.Time.Format(time.Stamp), entity, pid, level, sanitize(e.Message))
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
+		h.dropped.Add(1)
+		return nil
+	}
 	select {
 	case h.queue <- []byte(msg):
 	default:
@@ -97,7 +107,12 @@ func dialSyslog(path string) net.Conn {
 }
 
 func (h *syslogHook) Close() error {
-	h.once.Do(func() { close(h.queue) })
+	h.mu.Lock()
+	if !h.closed {
+		h.closed = true
+		close(h.queue)
+	}
+	h.mu.Unlock()
 	select {
 	case <-h.done:
 	case <-time.After(2 * time.Second):
@@ -143,6 +158,9 @@ func (h *fileHook) Fire(e *logrus.Entry) error {
 	line := FileLine(e.Time, h.host, entity, pid, level, e.Message) + "\n"
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.f == nil {
+		return nil
+	}
 	if st, err := os.Stat(h.path); err != nil || !sameFile(st, h.f) {
 		h.f.Close()
 		if err := h.open(); err != nil {
@@ -161,5 +179,10 @@ func sameFile(st os.FileInfo, f *os.File) bool {
 func (h *fileHook) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.f.Close()
+	if h.f == nil {
+		return nil
+	}
+	err := h.f.Close()
+	h.f = nil // a Fire racing with a reload's Close writes nothing
+	return err
 }

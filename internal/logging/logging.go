@@ -97,7 +97,7 @@ type Logger struct {
 	lr     *logrus.Logger
 	pid    int
 	mu     sync.Mutex
-	hooks  []closer
+	hooks  []hook
 	stderr io.Writer
 	host   string
 }
@@ -117,6 +117,32 @@ func New(o Options) (*Logger, error) {
 	if o.Stderr {
 		l.stderr = os.Stderr
 	}
+	hooks, err := newHooks(o, l.host)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hooks {
+		lr.AddHook(h)
+	}
+	l.hooks = hooks
+	return l, nil
+}
+
+// hook is what New builds from the options: a logrus hook that can be closed.
+type hook interface {
+	logrus.Hook
+	closer
+}
+
+// newHooks builds the syslog and file hooks for o. A syslog socket that
+// cannot be reached is not an error (the hook keeps retrying).
+func newHooks(o Options, host string) ([]hook, error) {
+	var hooks []hook
+	closeAll := func() {
+		for _, h := range hooks {
+			h.Close()
+		}
+	}
 	if o.Facility != "" && o.Facility != "none" {
 		fac, ok := Facilities[strings.ToLower(o.Facility)]
 		if !ok {
@@ -126,9 +152,7 @@ func New(o Options) (*Logger, error) {
 		if path == "" {
 			path = "/dev/log"
 		}
-		h := newSyslogHook(path, fac, o.Debug > 0)
-		lr.AddHook(h)
-		l.hooks = append(l.hooks, h)
+		hooks = append(hooks, newSyslogHook(path, fac, o.Debug > 0))
 	}
 	for _, f := range []struct {
 		path  string
@@ -137,15 +161,39 @@ func New(o Options) (*Logger, error) {
 		if f.path == "" || f.path == "none" {
 			continue
 		}
-		h, err := newFileHook(f.path, f.debug, l.host)
+		h, err := newFileHook(f.path, f.debug, host)
 		if err != nil {
-			l.Close()
+			closeAll()
 			return nil, err
 		}
-		lr.AddHook(h)
-		l.hooks = append(l.hooks, h)
+		hooks = append(hooks, h)
 	}
-	return l, nil
+	return hooks, nil
+}
+
+// Reconfigure switches the logger to new ha.cf logging options (heartbeatd
+// reload) without a gap: the new hooks are in place before the old ones are
+// flushed and closed, and every holder of the *Logger (media, script
+// executor, admin socket) follows at once. Stderr and Host stay as at New.
+// On error the logger is unchanged.
+func (l *Logger) Reconfigure(o Options) error {
+	hooks, err := newHooks(o, l.host)
+	if err != nil {
+		return err
+	}
+	lh := make(logrus.LevelHooks)
+	for _, h := range hooks {
+		lh.Add(h)
+	}
+	l.lr.ReplaceHooks(lh)
+	l.mu.Lock()
+	old := l.hooks
+	l.hooks = hooks
+	l.mu.Unlock()
+	for _, h := range old {
+		h.Close()
+	}
+	return nil
 }
 
 // Log writes one line for entity (e.g. "heartbeat", "ResourceManager",
@@ -178,8 +226,11 @@ func (l *Logger) Close() error {
 	if l == nil {
 		return nil
 	}
+	l.mu.Lock()
+	hooks := l.hooks
+	l.mu.Unlock()
 	var first error
-	for _, h := range l.hooks {
+	for _, h := range hooks {
 		if err := h.Close(); err != nil && first == nil {
 			first = err
 		}
@@ -190,6 +241,8 @@ func (l *Logger) Close() error {
 // Dropped returns how many syslog lines were dropped because the socket was
 // gone or too slow.
 func (l *Logger) Dropped() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var n uint64
 	for _, h := range l.hooks {
 		if s, ok := h.(*syslogHook); ok {

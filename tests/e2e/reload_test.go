@@ -138,13 +138,13 @@ func TestHaresourcesMismatchReportedOnBoth(t *testing.T) {
 	if strings.Count(n1.log(), "haresources differs") != 1 {
 		t.Errorf("n1 reported the same mismatch more than once")
 	}
-	// Heal it on n1. Once the resource negotiation is done n2 holds its
-	// own set, so n1 may not swap the group live (needs restart); restart
-	// n1 with the fixed file instead.
+	// Heal it on n1. Once the resource negotiation is done one node holds
+	// the group's set, so n1 may not swap the group live (needs restart);
+	// restart n1 with the fixed file instead.
 	waitFor(t, 15*time.Second, "both nodes stable", func() bool {
 		a, _ := n1.clStatus("rscstatus")
 		b, _ := n2.clStatus("rscstatus")
-		return a == "local" && b == "local"
+		return a != "transition" && b != "transition" && a != "" && b != ""
 	})
 	os.WriteFile(filepath.Join(n1.confdir, "haresources"), []byte(hr["n2"]), 0o644)
 	waitFor(t, 5*time.Second, "n1 names the held group as needs restart", func() bool {

@@ -1,0 +1,259 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"heartbeatd/haresources"
+	"heartbeatd/internal/logging"
+	"heartbeatd/internal/media"
+	"heartbeatd/internal/membership"
+	"heartbeatd/internal/reload"
+)
+
+// reloadDebounce: editors write a file in several steps (truncate, write,
+// rename, chmod); one reload after the burst, not one per step.
+const reloadDebounce = 500 * time.Millisecond
+
+// watchedFiles are the files whose change triggers a reload.
+var watchedFiles = map[string]bool{"ha.cf": true, "authkeys": true, "haresources": true}
+
+// RequestReload asks the main loop to re-read the configuration (SIGHUP).
+// Safe from any goroutine; requests made while one is pending merge.
+func (d *Daemon) RequestReload(source string) {
+	select {
+	case d.reloadReq <- source:
+	default:
+	}
+}
+
+// watchConfig watches the configuration DIRECTORY, not the files: editors
+// and config management replace a file by renaming a new one over it, which
+// a watch on the file itself would lose.
+func (d *Daemon) watchConfig(ctx context.Context) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		d.log.Logf(logging.Warn, "cannot watch %s for changes (%v): use heartbeatd reload or SIGHUP", d.opts.ConfDir, err)
+		return
+	}
+	if err := w.Add(d.opts.ConfDir); err != nil {
+		w.Close()
+		d.log.Logf(logging.Warn, "cannot watch %s for changes (%v): use heartbeatd reload or SIGHUP", d.opts.ConfDir, err)
+		return
+	}
+	go func() {
+		defer w.Close()
+		var fire <-chan time.Time
+		var timer *time.Timer
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if !watchedFiles[filepath.Base(ev.Name)] {
+					continue
+				}
+				if timer != nil {
+					timer.Stop()
+				}
+				timer = time.NewTimer(reloadDebounce)
+				fire = timer.C
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				d.log.Logf(logging.Warn, "watching %s: %v", d.opts.ConfDir, err)
+			case <-fire:
+				fire = nil
+				d.RequestReload("configuration files changed")
+			}
+		}
+	}()
+}
+
+// reloadResult is what `heartbeatd reload` prints.
+type reloadResult struct {
+	ok      bool
+	applied string
+	restart []string
+	errors  string
+}
+
+// reload re-reads the configuration and applies what is safe to apply
+// live. An invalid configuration changes nothing. Runs on the main loop.
+func (d *Daemon) reload(source string) reloadResult {
+	set, findings := reload.Load(d.opts.ConfDir, d.local)
+	if set == nil {
+		d.log.Logf(logging.Error, "Reload (%s) rejected: the configuration is invalid; keeping the running one", source)
+		for _, f := range findings {
+			d.log.Logf(logging.Error, "%s", f.String())
+		}
+		return reloadResult{errors: findings.Err().Error()}
+	}
+	for _, f := range findings {
+		d.log.Logf(logging.Warn, "%s", f.String())
+	}
+	var res reloadResult
+	res.ok = true
+	// Restart-only changes are judged against what the process started
+	// with, so they keep being reported until the restart (or a revert).
+	res.restart = append(res.restart, reload.Diff(d.boot, set).Restart...)
+	ch := reload.Diff(d.applied, set)
+	var applied []string
+
+	if ch.Timings {
+		tm := membership.Timings{Keepalive: set.Cfg.Keepalive, Deadtime: set.Cfg.Deadtime,
+			Warntime: set.Cfg.Warntime, Initdead: set.Cfg.Initdead}
+		acts, err := d.mem.SetTimings(d.clock.Now(), tm)
+		if err != nil {
+			res.restart = append(res.restart, fmt.Sprintf("timings (%s): %v", set.Cfg.File, err))
+		} else {
+			d.cfg.Keepalive, d.cfg.Deadtime, d.cfg.Warntime, d.cfg.Initdead = tm.Keepalive, tm.Deadtime, tm.Warntime, tm.Initdead
+			d.gap.Threshold = tm.Warntime / 2
+			d.gap.Reset()
+			applied = append(applied, tm.String())
+			for _, a := range acts {
+				d.doMem(a)
+			}
+		}
+	}
+	if ch.Logging {
+		if err := d.log.Reconfigure(logOptions(set.Cfg, d.local, d.opts)); err != nil {
+			res.restart = append(res.restart, fmt.Sprintf("logging (%s): %v", set.Cfg.File, err))
+		} else {
+			d.cfg.LogFacility, d.cfg.LogFile, d.cfg.DebugFile = set.Cfg.LogFacility, set.Cfg.LogFile, set.Cfg.DebugFile
+			d.cfg.Debug, d.cfg.LogBadPack = set.Cfg.Debug, set.Cfg.LogBadPack
+			applied = append(applied, "logging")
+		}
+	}
+	if ch.Authkeys {
+		keys, err := keyring(set.Auth)
+		if err != nil {
+			res.restart = append(res.restart, fmt.Sprintf("authkeys (%s): %v", set.AuthFile, err))
+		} else {
+			// Heartbeat: "Rereading authentication file." on SIGHUP.
+			d.log.Logf(logging.Info, "Rereading authentication file.")
+			d.keys = keys
+			applied = append(applied, "authkeys")
+		}
+	}
+	if len(ch.MediaAdded)+len(ch.MediaRemoved) > 0 {
+		if s, err := d.reloadMedia(set); err != nil {
+			res.restart = append(res.restart, err.Error())
+		} else {
+			applied = append(applied, s)
+		}
+	}
+	if ch.Groups {
+		if blocked := d.rm.ReplaceGroups(set.Hares.Groups); len(blocked) > 0 {
+			for _, k := range blocked {
+				res.restart = append(res.restart, "haresources group "+k+" changed while it runs or the peer holds it ("+groupPlace(set.Hares, d.hares, k)+")")
+			}
+		} else {
+			for k := range d.groups {
+				delete(d.groups, k)
+			}
+			for _, g := range set.Hares.Groups {
+				d.groups[g.Key] = g
+			}
+			d.hares = set.Hares
+			applied = append(applied, "haresources")
+			d.sendDigest(true)
+		}
+	}
+	// What was applied becomes the base of the next reload; what was not
+	// (blocked groups) stays as it runs.
+	next := *set
+	next.Hares = d.hares
+	d.applied = &next
+	d.cfg.Directives = set.Cfg.Directives
+
+	for _, r := range res.restart {
+		d.log.Logf(logging.Warn, "needs restart: %s", r)
+	}
+	res.applied = strings.Join(applied, "; ")
+	if res.applied == "" {
+		res.applied = "nothing"
+	}
+	d.log.Logf(logging.Info, "Reload (%s): applied: %s; %d change(s) need a restart", source, res.applied, len(res.restart))
+	return res
+}
+
+// groupPlace names where group key is defined: the new file, else the old.
+func groupPlace(nf, of *haresources.File, key string) string {
+	for _, f := range []*haresources.File{nf, of} {
+		if g, ok := f.Group(key); ok {
+			return fmt.Sprintf("%s:%d", g.File, g.Line)
+		}
+	}
+	return "haresources"
+}
+
+// reloadMedia opens added media and closes removed ones; the membership
+// table follows with the new link list. Nothing changes on error.
+func (d *Daemon) reloadMedia(set *reload.Set) (string, error) {
+	var names []string
+	for _, m := range set.Cfg.Media {
+		names = append(names, mediumSpec(m).Name())
+	}
+	keep := map[media.Spec]bool{}
+	for _, m := range set.Cfg.Media {
+		keep[mediumSpec(m)] = true
+	}
+	have := map[media.Spec]bool{}
+	for _, md := range d.media {
+		if l, ok := md.(*media.Link); ok {
+			have[l.Spec()] = true
+		}
+	}
+	var opened []media.Medium
+	for _, m := range set.Cfg.Media {
+		spec := mediumSpec(m)
+		if have[spec] {
+			continue
+		}
+		md, err := media.OpenConfig(spec, d.mediaConfig())
+		if err != nil {
+			for _, o := range opened {
+				o.Close()
+			}
+			return "", fmt.Errorf("%s:%d: %s: %w", set.Cfg.File, m.Line, m.Kind, err)
+		}
+		opened = append(opened, md)
+	}
+	if err := d.mem.SetLinks(names); err != nil {
+		for _, o := range opened {
+			o.Close()
+		}
+		return "", fmt.Errorf("media (%s): %w", set.Cfg.File, err)
+	}
+	kept := d.media[:0]
+	var closed []string
+	for _, md := range d.media {
+		l, ok := md.(*media.Link)
+		if ok && !keep[l.Spec()] {
+			md.Close()
+			closed = append(closed, md.Name())
+			continue
+		}
+		kept = append(kept, md)
+	}
+	d.media = append(kept, opened...)
+	d.cfg.Media = set.Cfg.Media
+	var parts []string
+	for _, o := range opened {
+		parts = append(parts, "+"+o.Name())
+	}
+	for _, c := range closed {
+		parts = append(parts, "-"+c)
+	}
+	return "media " + strings.Join(parts, " "), nil
+}
