@@ -203,7 +203,7 @@ func (d *Daemon) doMem(a membership.Action) {
 			d.onDigest(a.Msg)
 		}
 	case membership.CommUp:
-		d.stepRM(rm.CommUp{Alone: !d.nodeAlive(d.peer)})
+		d.stepRM(commUp(d.peer, d.nodeStatus(d.peer)))
 		d.sendDigest(true)
 		d.notifyStatus()
 	case membership.PeerShutdown:
@@ -216,6 +216,16 @@ func (d *Daemon) doMem(a membership.Action) {
 }
 
 func membershipSend(m *wire.Message) membership.Event { return membership.Send{Msg: m} }
+
+// commUp is the resource manager's CommUp for a peer in status st. Alone
+// means the peer was declared dead, as Heartbeat counts it
+// (countbystatus(DEADSTATUS)), or there is no peer at all. A peer still in
+// "init" has sent packets but not yet its first status message (membership
+// goes active on repnodes, which may come first): it is alive and may hold
+// its groups, and treating it as absent would start them here too.
+func commUp(peer, st string) rm.CommUp {
+	return rm.CommUp{Alone: peer == "" || st == membership.StatusDead}
+}
 
 func (d *Daemon) transmit(m *wire.Message) {
 	pkt, err := d.keys.Seal(m)

@@ -11,6 +11,7 @@ import (
 
 	"heartbeatd/internal/control"
 	"heartbeatd/internal/logging"
+	"heartbeatd/internal/membership"
 	"heartbeatd/internal/wire"
 )
 
@@ -216,10 +217,16 @@ func (d *Daemon) isNode(name string) bool {
 }
 
 func (d *Daemon) nodeAlive(name string) bool {
+	s := d.nodeStatus(name)
+	return s == membership.StatusUp || s == membership.StatusActive
+}
+
+// nodeStatus is membership's status of node name ("" if unknown).
+func (d *Daemon) nodeStatus(name string) string {
 	for _, n := range d.mem.Nodes() {
 		if n.Name == name {
-			return n.Status == "up" || n.Status == "active"
+			return n.Status
 		}
 	}
-	return false
+	return ""
 }
