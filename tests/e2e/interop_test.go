@@ -36,7 +36,7 @@ func startInterop(t *testing.T, name, haresources, extra string) (c *cluster, re
 func checkRealLogClean(t *testing.T, real *hbNode) {
 	t.Helper()
 	log := real.log()
-	for _, bad := range []string{"failed authentication", "Message hist queue is filling up", "paused", "bad node", "Irretrievably lost", "Cannot rexmit"} {
+	for _, bad := range []string{"failed authentication", "Message hist queue is filling up", "paused", "bad node", "Irretrievably lost", "Cannot rexmit", "Both machines own", "No one owns"} {
 		if strings.Contains(log, bad) {
 			t.Errorf("real Heartbeat logged %q:\n%s", bad, grepLines(log, bad))
 		}
