@@ -107,6 +107,8 @@ type Daemon struct {
 	realtime     rt.Result
 	ready        bool // READY=1 sent
 
+	announceAt time.Time // when to re-announce held addresses after a partition heal
+
 	lastStatus string               // last STATUS= sent to systemd
 	badAuth    map[string]time.Time // last "failed authentication" log per peer
 	stats      shellStats

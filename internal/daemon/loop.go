@@ -62,6 +62,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.stepMem(membership.Tick{LoadAvg: la})
 			d.stepRM(rm.Tick{})
 			d.outdateTick()
+			d.announceTick()
 			if d.opts.Watchdog > 0 && time.Since(lastWatchdog) >= d.opts.Watchdog && d.healthy() {
 				// systemd's watchdog is fed from this loop only, and only
 				// while keepalives go out, so a wedged loop is what it
@@ -210,6 +211,7 @@ func (d *Daemon) doMem(a membership.Action) {
 		d.stepRM(rm.PeerShutdown{Node: a.Node})
 	case membership.PartitionHealed:
 		d.stepRM(rm.PeerReturned{Node: a.Node})
+		d.scheduleAnnounce()
 	case membership.PeerRestarted:
 		d.digestPeerGone()
 	}
