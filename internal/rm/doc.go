@@ -35,4 +35,20 @@ package rm
 //     (Heartbeat only logs "No one owns our local resources!"), we acquire
 //     them; claimed groups found stopped are started.
 //   - Legacy: only answers to our own ip-requests are honoured, and an
-//     ip-request from an earlier run of the peer is dropped.
+//     ip-request from an earlier run of the peer is dropped. After a
+//     partition-heal release of the peer's groups we send it an
+//     ip-request-resp per released group: a peer that did not notice the
+//     partition may still wait for the answer to an ip-request lost in it.
+//   - A peer's "starting" while we are in the OTHER or DONE standby state
+//     ends the exchange ("Cancelling pending standby operation"): the peer
+//     reset it when it sent "starting" (restart, or heartbeatd's partition
+//     return), and a lost "done" would otherwise hold us for 60 min.
+//   - An aborted standby does not restart groups whose set the peer claims.
+//   - A failed start whose set holds a failed-stop group here is retried
+//     locally (the set can never be handed over until cleanup).
+//
+// Known limit: rsc_hold names sets, not groups. A node holding a group of
+// the other node's home set failed-stop claims that whole set (so that a
+// 3.0.6 peer does not start it), so the set's other groups may stay down
+// on both nodes until `heartbeatd cleanup KEY` on the failed node.
+// Likewise a graceful stop blocked by a failed-stop group waits for cleanup.

@@ -89,7 +89,10 @@ func (m *Manager) startNextJob() {
 			j.keys = []string{j.ipKey}
 			m.stopKeys(j)
 		}
-	case jobIPResp, jobReleaseForeign, jobRollback, jobRetryStart:
+	case jobRollback:
+		m.rollbackKeys(j)
+		m.startKeys(j)
+	case jobIPResp, jobReleaseForeign, jobRetryStart:
 		if j.start {
 			m.startKeys(j)
 		} else {
@@ -99,6 +102,32 @@ func (m *Manager) startNextJob() {
 	if len(j.pending) == 0 {
 		m.finishJob()
 	}
+}
+
+// rollbackKeys drops from an aborted standby's restart the groups whose set
+// the peer claims now. The peer claims a set of ours while it may run one
+// of its groups — typically one that failed to stop there (a heartbeatd
+// peer keeps claiming it until cleanup) — and rsc_hold cannot say which
+// group, so restarting any of them could run a group on both nodes. They
+// stay stopped and held; adoptOrphans starts them once the claim is gone.
+func (m *Manager) rollbackKeys(j *job) {
+	if !m.nice || !m.peerAlive() {
+		return
+	}
+	var keep, held []string
+	for _, k := range j.keys {
+		g := m.byKey[k]
+		if g.state == Stopped && m.otherHolds&m.setOf(g).complement() != 0 {
+			held = append(held, k)
+			continue
+		}
+		keep = append(keep, k)
+	}
+	if len(held) > 0 {
+		m.logf(LevelWarn, "Resource group(s) %s not restarted after the aborted standby: %s claims them (it may still run one); they start once its claim is gone.",
+			strings.Join(held, ", "), m.cfg.Peer)
+	}
+	j.keys = keep
 }
 
 // runReqOur is req_our_resources' child: req_resource for each local group.
@@ -139,6 +168,24 @@ func (m *Manager) runReqOur(j *job) {
 	j.keys = start
 	m.startKeys(j)
 	j.keys = full
+}
+
+// offerReleased (legacy) answers the ip-requests the home node may have
+// sent while we were partitioned: a peer that did not notice the partition
+// still waits for them (they were lost, and Heartbeat does not resend to a
+// node it declared dead), and legacy has no other way to hand a group back.
+// A heartbeatd peer takes only what it asked for; a 3.0.6 peer takes any
+// group offered, which is its own home group here.
+func (m *Manager) offerReleased(j *job) {
+	running := map[string]bool{}
+	for _, k := range j.running {
+		running[k] = true
+	}
+	for _, k := range j.keys {
+		if m.byKey[k].state == Stopped {
+			m.send(msgIPResp(m.cfg.Peer, k, running[k]))
+		}
+	}
 }
 
 func msgIPResp(dest, key string, weOwn bool) *wire.Message {
@@ -297,6 +344,14 @@ func (m *Manager) finishJob() {
 		m.sendStandbyMsg("done")
 	case jobStandbyTake:
 		m.logf(LevelInfo, "%s HA resource acquisition completed (standby).", j.set)
+		if m.nice && m.standby != standbyDone {
+			// The exchange was cancelled meanwhile (the peer restarted,
+			// died or re-synced): nobody waits for "done", and our own
+			// copy would be ignored, leaving what we started unclaimed.
+			m.iHold |= j.set
+			m.sendResourcesHeld(m.isStable(), "")
+			return
+		}
 		m.sendStandbyMsg("done")
 	case jobGiveupAll:
 		var stuck []string
@@ -333,6 +388,9 @@ func (m *Manager) finishJob() {
 	case jobRetryStart:
 	case jobReleaseForeign:
 		m.logf(LevelInfo, "Partition resolved: groups of %s released.", m.cfg.Peer)
+		if m.releasing && !m.nice && m.peerAlive() {
+			m.offerReleased(j)
+		}
 		if m.releasing {
 			// No new takeover (shutdone, death) claimed them meanwhile.
 			m.takeover = false

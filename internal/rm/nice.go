@@ -109,6 +109,20 @@ func (m *Manager) processResources(msg *wire.Message) {
 		if m.takeover {
 			m.logf(LevelWarn, "T_STARTING received during takeover.")
 		}
+		if m.standby == standbyOther || m.standby == standbyDone {
+			// The peer re-announces itself: it restarted (membership
+			// already cancelled the exchange then) or, being heartbeatd,
+			// it declared us dead and saw us return, and reset its
+			// standby state when it sent this. Links are FIFO, so the
+			// peer sent its part of this exchange ("me" or "other")
+			// before that reset: it has forgotten the exchange, and a
+			// "done" it owes, or the one we sent, may have been lost in
+			// the partition. Waiting would hold us in the exchange for
+			// StandbyResourceTimeout (60 min). In the ME state our "me"
+			// may reach the peer after its reset and still be answered,
+			// so we keep waiting there (StandbyTimeout, 10 s, bounds it).
+			m.cancelStandbyExchange()
+		}
 		m.sendResourcesHeld(m.rstate == stateStable, "")
 		m.setState(newState)
 		return

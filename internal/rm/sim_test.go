@@ -260,6 +260,13 @@ func runSim(t testing.TB, seed int64) simResult {
 			if w.failedStopAnywhere(g.Key) {
 				continue
 			}
+			if len(o) == 0 && mode != FailbackLegacy && w.failedStopAwayFromHome(g.Node) {
+				// Known limit (doc.go): a node holding a group of the other
+				// node's home set failed-stop claims that whole set, since
+				// rsc_hold cannot name groups; the set's other groups stay
+				// down until cleanup.
+				continue
+			}
 			if len(o) != 1 {
 				viol("after settling, %s is active on %v (want exactly one node)", g.Key, o)
 				continue
@@ -296,6 +303,22 @@ func (w *world) failedStopAnywhere(key string) bool {
 	for _, n := range w.nodes {
 		if n.running && n.m.Groups()[key] == FailedStop {
 			return true
+		}
+	}
+	return false
+}
+
+// failedStopAwayFromHome: some group whose home is home is failed-stop on
+// the other node.
+func (w *world) failedStopAwayFromHome(home string) bool {
+	for _, n := range w.nodes {
+		if !n.running || n.name == home {
+			continue
+		}
+		for _, g := range n.m.groups {
+			if g.Node == home && g.state == FailedStop {
+				return true
+			}
 		}
 	}
 	return false

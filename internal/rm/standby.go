@@ -163,6 +163,15 @@ func (m *Manager) goStandby(me bool, set rscSet) {
 	m.queue(&job{kind: jobStandbyTake, start: true, set: m.actSet(false, set), reqSet: set})
 }
 
+// cancelStandbyExchange leaves a standby exchange the peer has forgotten.
+// A give or take job still running finishes on its own (finishJob then
+// claims what it started instead of announcing "done").
+func (m *Manager) cancelStandbyExchange() {
+	m.logf(LevelInfo, "Cancelling pending standby operation")
+	m.standby = standbyNot
+	m.standbyUntil = time.Time{}
+}
+
 // abortStandbyAfterStopFailure: a group of the set could not be stopped, so
 // "done" is never sent — the peer would start a group that may still run
 // here. We roll back: keep the set, restart the groups we did stop, and
@@ -361,7 +370,12 @@ func (m *Manager) runFailureStandby() {
 	if len(down) == 0 || m.shutdownRunning {
 		return
 	}
-	if m.nice && m.peerAlive() {
+	if m.nice && m.peerAlive() && m.failedStopIn(set) {
+		// A group of the set failed to stop here: the set can never be
+		// handed over (standbyBlocker refuses it until cleanup), so waiting
+		// for the standby would leave the failed group down for good.
+		m.logf(LevelWarn, "Standby [%s] after a failed start is impossible: a group of the set failed to stop on %s. Retrying the start here.", set, m.cfg.Local)
+	} else if m.nice && m.peerAlive() {
 		if why := m.standbyBlocker(set, m.cfg.Local); why != "" {
 			// Transient (a transition is running): try again shortly.
 			m.logf(LevelWarn, "%s", why)
@@ -404,6 +418,11 @@ func (m *Manager) runFailureStandby() {
 	if len(retry) > 0 {
 		m.queue(&job{kind: jobRetryStart, start: true, keys: retry})
 	}
+}
+
+// failedStopIn: some group of set is failed-stop here.
+func (m *Manager) failedStopIn(set rscSet) bool {
+	return m.failedBits()&set != 0
 }
 
 // maxStartRetries bounds local retries of a group that failed to start.
