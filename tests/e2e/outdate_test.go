@@ -50,6 +50,7 @@ func drbdState(path string) {
 	}
 	st := map[string]any{"resources": map[string]any{
 		"r0": res("Secondary", "UpToDate"), "r5": res("Secondary", "Inconsistent"), "r17": res("Primary", "UpToDate"),
+		"rslow": res("Secondary", "UpToDate"),
 	}}
 	b, _ := json.Marshal(st)
 	os.WriteFile(path, b, 0o666)
@@ -93,7 +94,11 @@ func TestPeerOutdaterExitCodes(t *testing.T) {
 	t.Cleanup(func() { dumpLogs(t, c) })
 	state := filepath.Join(t.TempDir(), "drbd.json")
 	drbdState(state)
-	n2.env = []string{"DRBDADM=" + fakeDrbdadm(t), "FAKE_DRBD_STATE=" + state, "FAKE_DRBD_VERSION=8.4"}
+	// The peer's drbdadm takes 2 s for resource rslow, so that a second
+	// request for it arrives while the first one runs.
+	slow := filepath.Join(t.TempDir(), "drbdadm")
+	os.WriteFile(slow, []byte(fmt.Sprintf("#!/bin/sh\n[ \"$2\" = rslow ] && sleep 2\nexec %s \"$@\"\n", fakeDrbdadm(t))), 0o755)
+	n2.env = []string{"DRBDADM=" + slow, "FAKE_DRBD_STATE=" + state, "FAKE_DRBD_VERSION=8.4"}
 	for _, n := range []*hbNode{n1, n2} {
 		n.writeConf(c.haCF(n, fast, "bcast eth1 eth2", "auto_failback on\n"), "")
 		n.start()
@@ -126,6 +131,18 @@ func TestPeerOutdaterExitCodes(t *testing.T) {
 	}
 	if got := n1.outdater([]string{"DRBD_RESOURCE=r0"}, "-t", "5"); got != 4 {
 		t.Errorf("without a peer (DRBD 9): exit %d, want 4", got)
+	}
+	// A second request for a resource whose outdate is still running: 21.
+	first := make(chan int, 1)
+	go func() { first <- n1.outdater(nil, "-p", "n2", "-r", "rslow", "-t", "5") }()
+	waitFor(t, 5*time.Second, "first rslow request under way", func() bool {
+		return strings.Contains(n2.log(), "asks to outdate resource rslow")
+	})
+	if got := n1.outdater(nil, "-p", "n2", "-r", "rslow", "-t", "5"); got != 21 {
+		t.Errorf("concurrent request for one resource: exit %d, want 21", got)
+	}
+	if got := <-first; got != 4 {
+		t.Errorf("slow outdate: exit %d, want 4", got)
 	}
 	if got := n1.outdater(nil, "-p", "nosuchnode", "-r", "r0", "-t", "5"); got != 5 {
 		t.Errorf("unknown peer: exit %d, want 5", got)
