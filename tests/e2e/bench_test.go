@@ -20,7 +20,9 @@ import (
 )
 
 // procUsage sums CPU time (utime+stime, clock ticks) and PSS (kB) over every
-// process in the node's network namespace.
+// process in the node's network namespace. utime+stime include threads that
+// have exited (Go's runtime starts and parks threads); their resolution is
+// one tick (10 ms), so a window of a minute is the shortest meaningful one.
 func procUsage(ns string) (cpu time.Duration, pssKB int, procs int) {
 	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
 	for _, f := range strings.Fields(string(out)) {
