@@ -214,6 +214,8 @@ func (d *Daemon) doMem(a membership.Action) {
 		d.scheduleAnnounce()
 	case membership.PeerRestarted:
 		d.digestPeerGone()
+	case membership.Overheard:
+		d.onOverheard(a)
 	}
 }
 

@@ -126,6 +126,16 @@ type PartitionHealed struct {
 	Node string
 }
 
+// Overheard is an accepted, in-order message from a peer that was addressed
+// to another node (dest or destuuid names someone else). It is not
+// delivered; it is reported so an upper layer can notice what the peer does
+// — a legacy-mode peer that sends ip-request-resp to itself is taking a
+// group without asking anyone.
+type Overheard struct {
+	Msg *wire.Message
+}
+
+func (Overheard) isAction()       {}
 func (Transmit) isAction()        {}
 func (Log) isAction()             {}
 func (NodeStatus) isAction()      {}

@@ -229,6 +229,7 @@ func (t *Table) shouldDrop(now time.Time, n *node, m *wire.Message, typ string, 
 		t.ackIfNeeded(now, n, seq)
 		if !toUs {
 			t.stats.NotForUs++
+			t.overheard(n, m)
 		}
 		return keepIf(toUs)
 	}
@@ -264,12 +265,14 @@ func (t *Table) shouldDrop(now time.Time, n *node, m *wire.Message, typ string, 
 		tr.lastSeq = seq
 		if !toUs {
 			t.stats.NotForUs++
+			t.overheard(n, m)
 		}
 		return keepIf(toUs)
 	}
 	if t.isLostPacket(n, seq) {
 		if !toUs {
 			t.stats.NotForUs++
+			t.overheard(n, m)
 		}
 		return keepIf(toUs)
 	}
@@ -355,4 +358,11 @@ func (t *Table) ackIfNeeded(now time.Time, n *node, seq uint64) {
 		return
 	}
 	t.send(now, wireMessage("NS_ackmsg", "dest", n.name, "ackseq", strconv.FormatUint(seq, 16)))
+}
+
+// overheard reports an in-order message a peer addressed to another node.
+func (t *Table) overheard(n *node, m *wire.Message) {
+	if n.name != t.cfg.Local {
+		t.emit(Overheard{Msg: m})
+	}
 }

@@ -545,7 +545,13 @@ func TestDestForOtherNodeAdvancesSeq(t *testing.T) {
 	if _, ok := findAction[Deliver](acts); ok {
 		t.Fatal("message for pa3 delivered to pa1")
 	}
+	if o, ok := findAction[Overheard](acts); !ok || o.Msg.Value("dest") != "pa3" {
+		t.Fatalf("message for pa3 not reported as overheard: %v", acts)
+	}
 	acts = r.recv("eth1", p.msg("ip-request", "ipaddr", "10.0.0.1"))
+	if _, ok := findAction[Overheard](acts); ok {
+		t.Fatal("a message for everybody reported as overheard")
+	}
 	r.noLog(acts, "lost")
 	if _, ok := findAction[Deliver](acts); !ok {
 		t.Fatal("next message not delivered")

@@ -3,6 +3,13 @@ package rm
 // Decisions where heartbeatd deliberately differs from Heartbeat 3.0.6
 // (each keeps the wire messages a 3.0.6 peer understands):
 //
+//   - Legacy start-up: Heartbeat's req_resource takes a home group without
+//     asking when fewer than two nodes are active (HA_DONTASK). A peer can be
+//     alive but not yet active here (its repnodes arrives before its first
+//     status) while holding our groups, taken over during our absence; both
+//     nodes then ran them. heartbeatd asks with ip-request unless the peer is
+//     known dead or has shut down.
+//
 //   - Own messages: the manager applies its own resource/ask_resources
 //     messages when it sends them (queued to the end of the same Step, like
 //     Heartbeat's loopback) and ignores looped-back copies (src == Local).

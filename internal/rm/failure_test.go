@@ -237,7 +237,14 @@ func TestLegacySession(t *testing.T) {
 	w := startPair(t, FailbackLegacy)
 	w.run(5 * time.Second)
 	wantOwners(t, w, "pa1")
-	wantWire(t, w, 0, []string{"pa1: t=ip-request-resp dest=pa1 ipaddr=10.201.0.100/24/eth1 weown=yes ok=OK"})
+	// Both start together, so neither is "active" for the other when it
+	// comes up. Heartbeat would take its groups without asking (HA_DONTASK,
+	// B-legacy 01); heartbeatd asks unless the peer is known dead, and the
+	// peer answers that it does not hold the group.
+	wantWire(t, w, 0, []string{
+		"pa1: t=ip-request ipaddr=10.201.0.100/24/eth1",
+		"pa2: t=ip-request-resp dest=pa1 ipaddr=10.201.0.100/24/eth1 weown=no ok=OK",
+	})
 
 	r := w.admin(0, "standby", "all")
 	if r.OK || r.Text != "Standby mode only implemented when nice_failback on" {

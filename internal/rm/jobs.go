@@ -132,7 +132,13 @@ func (m *Manager) rollbackKeys(j *job) {
 
 // runReqOur is req_our_resources' child: req_resource for each local group.
 func (m *Manager) runReqOur(j *job) {
-	alone := !m.peerAlive()
+	// Heartbeat's req_resource takes the group without asking when fewer
+	// than two nodes are active (HA_DONTASK). A peer that is alive but not
+	// yet "active" here (its repnodes came before its first status) may
+	// hold our groups since it took them over, and would never hear that
+	// we took them too: both would run them. We ask unless the peer is
+	// known to be gone.
+	alone := m.peerStatus == "dead" || m.peerShutdone
 	j.asked = !alone
 	if m.nice && !alone && m.otherHolds&rscForeign != 0 {
 		// The peer still claims our groups (e.g. it is releasing the copies
