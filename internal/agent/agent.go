@@ -14,9 +14,12 @@
 package agent
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 )
@@ -84,4 +87,44 @@ func SplitOp(args []string, ops ...string) (rargs []string, op string, err error
 		}
 	}
 	return nil, "", fmt.Errorf("unknown operation %q (want one of %s)", op, strings.Join(ops, "|"))
+}
+
+// Exit codes of status, LSB style (as the stock scripts use them);
+// Heartbeat judges the printed word, not these.
+const (
+	StatusRunning = 0
+	StatusStopped = 3
+	StatusUnknown = 4
+)
+
+// CommandResult is what a helper program (drbdadm, tgtadm, ...) produced.
+type CommandResult struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// Text is the program's whole output, for error messages.
+func (r CommandResult) Text() string { return strings.TrimSpace(r.Stdout + "\n" + r.Stderr) }
+
+// RunCommand runs a program to completion without a shell. err is set only
+// when it could not be run at all; a non-zero exit is Code (128 when it
+// was killed by a signal).
+func RunCommand(name string, args ...string) (CommandResult, error) {
+	cmd := exec.Command(name, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	res := CommandResult{Stdout: out.String(), Stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.Code = ee.ExitCode()
+		if res.Code < 0 {
+			res.Code = 128
+		}
+	default:
+		return res, err
+	}
+	return res, nil
 }

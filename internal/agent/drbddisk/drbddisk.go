@@ -19,10 +19,7 @@
 package drbddisk
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -37,10 +34,7 @@ func Main(args []string, io agent.IO) int {
 }
 
 // Result is what one drbdadm invocation produced.
-type Result struct {
-	Stdout, Stderr string
-	Code           int
-}
+type Result = agent.CommandResult
 
 // Runner runs a program to completion. err is set only when it could not be
 // run at all (not found, not executable).
@@ -68,42 +62,13 @@ func New(getenv func(string) string) *Agent {
 	}
 	return &Agent{
 		Drbdadm:    drbdadm,
-		Run:        execRun,
+		Run:        agent.RunCommand,
 		Sleep:      time.Sleep,
 		StartTries: 6,
 		StopTries:  3,
 		Interval:   time.Second,
 	}
 }
-
-func execRun(name string, args ...string) (Result, error) {
-	cmd := exec.Command(name, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := Result{Stdout: out.String(), Stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.Code = ee.ExitCode()
-		if res.Code < 0 { // killed by a signal
-			res.Code = 128
-		}
-		err = nil
-	default:
-		return res, err
-	}
-	return res, nil
-}
-
-// Exit codes of status, as the stock script (LSB status codes); Heartbeat
-// reads the text, not these.
-const (
-	statusRunning = 0
-	statusStopped = 3
-	statusUnknown = 4
-)
 
 // Main runs one operation.
 func (a *Agent) Main(args []string, io agent.IO) int {
@@ -280,10 +245,10 @@ func (a *Agent) status(res string, io agent.IO) int {
 	switch {
 	case known && anyPrimary(roles):
 		io.Printf("running (Primary)")
-		return statusRunning
+		return agent.StatusRunning
 	case known:
 		io.Printf("stopped (%s)", strings.Join(roles, ", "))
-		return statusStopped
+		return agent.StatusStopped
 	default:
 		// Unknown counts as running so that, after a failed stop,
 		// Heartbeat recovers (by reboot) instead of letting the peer
@@ -292,7 +257,7 @@ func (a *Agent) status(res string, io agent.IO) int {
 		// *[Nn][Oo][Tt]\ *[Rr]unning* matches "cannot ... running" and
 		// reads it as stopped.
 		io.Printf("may be running: status unknown")
-		return statusUnknown
+		return agent.StatusUnknown
 	}
 }
 

@@ -346,7 +346,7 @@ func TestStatusUnknownMayBeRunning(t *testing.T) {
 	if out != "may be running: status unknown\n" || judged(out) != "running" {
 		t.Errorf("status %q", out)
 	}
-	if code != statusUnknown {
+	if code != agent.StatusUnknown {
 		t.Errorf("exit %d", code)
 	}
 	if !strings.Contains(stderr, "did not terminate") {
@@ -399,7 +399,7 @@ func TestBadArgs(t *testing.T) {
 func TestUnknownResourceIsConfigError(t *testing.T) {
 	c := newCluster(t, "9", healthy())
 	code, out, stderr := c.run("r9", "status")
-	if judged(out) != "running" || code != statusUnknown {
+	if judged(out) != "running" || code != agent.StatusUnknown {
 		t.Errorf("status of an undefined resource: %d %q", code, out)
 	}
 	if !strings.Contains(stderr, "not defined in your config") {
@@ -433,7 +433,7 @@ func TestRegistered(t *testing.T) {
 	var out, errb bytes.Buffer
 	env := map[string]string{"DRBDADM": fakeDrbdadm(t)}
 	code := f([]string{"r0", "status"}, agent.IO{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }})
-	if code != statusStopped || out.String() != "stopped (Secondary)\n" {
+	if code != agent.StatusStopped || out.String() != "stopped (Secondary)\n" {
 		t.Errorf("exit %d out %q err %q", code, out.String(), errb.String())
 	}
 	_ = c

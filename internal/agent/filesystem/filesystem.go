@@ -108,13 +108,6 @@ func deviceBusy(dev string) bool {
 	return false
 }
 
-// Status exit codes (LSB); Heartbeat judges the text.
-const (
-	statusRunning = 0
-	statusStopped = 3
-	statusUnknown = 4
-)
-
 // Main runs one operation.
 func (a *Agent) Main(args []string, io agent.IO) int {
 	rargs, op, err := agent.SplitOp(args, "start", "stop", "status")
@@ -277,23 +270,23 @@ func (a *Agent) status(s Spec, io agent.IO) int {
 	if err != nil {
 		io.Errorf("Filesystem: %v", err)
 		io.Printf("may be running: status unknown")
-		return statusUnknown
+		return agent.StatusUnknown
 	}
 	if v.ours != nil {
 		fmt.Fprintf(io.Stderr, "INFO: %s\n", describe(v.ours))
 		io.Printf("running")
-		return statusRunning
+		return agent.StatusRunning
 	}
 	if held := a.heldElsewhere(v); held != "" {
 		io.Errorf("Filesystem: %s", held)
 		io.Printf("may be running: device in use")
-		return statusUnknown
+		return agent.StatusUnknown
 	}
 	if v.foreign != nil {
 		fmt.Fprintf(io.Stderr, "INFO: %s is mounted on %s, which is not %s\n", v.foreign.Source, s.Mountpoint, s.Device)
 	}
 	io.Printf("stopped")
-	return statusStopped
+	return agent.StatusStopped
 }
 
 // heldElsewhere explains why our device is active on this node although it

@@ -124,7 +124,7 @@ func (a *Agent) ietadm(args ...string) error {
 		return err
 	}
 	if r.Code != 0 {
-		return fmt.Errorf("`%s %s` failed (exit %d): %s", a.Ietadm, strings.Join(args, " "), r.Code, r.text())
+		return fmt.Errorf("`%s %s` failed (exit %d): %s", a.Ietadm, strings.Join(args, " "), r.Code, r.Text())
 	}
 	return nil
 }

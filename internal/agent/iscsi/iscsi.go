@@ -21,7 +21,6 @@
 package iscsi
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -50,13 +49,7 @@ func TargetMain(args []string, io agent.IO) int { return New(io.Getenv).Target(a
 func LogicalUnitMain(args []string, io agent.IO) int { return New(io.Getenv).LogicalUnit(args, io) }
 
 // Result is what one program run produced.
-type Result struct {
-	Stdout, Stderr string
-	Code           int
-}
-
-// text is the program's whole output, for error messages.
-func (r Result) text() string { return strings.TrimSpace(r.Stdout + "\n" + r.Stderr) }
+type Result = agent.CommandResult
 
 // Runner runs a program to completion. err is set only when it could not
 // be run at all (not found, not executable).
@@ -164,7 +157,7 @@ func New(getenv func(string) string) *Agent {
 	return &Agent{
 		Config:    c,
 		ConfigErr: err,
-		Run:       execRun,
+		Run:       agent.RunCommand,
 		LookPath:  exec.LookPath,
 		Sleep:     time.Sleep,
 		Kill:      syscall.Kill,
@@ -172,26 +165,6 @@ func New(getenv func(string) string) *Agent {
 		WaitTries: 50,
 		Interval:  200 * time.Millisecond,
 	}
-}
-
-func execRun(name string, args ...string) (Result, error) {
-	cmd := exec.Command(name, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := Result{Stdout: out.String(), Stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.Code = ee.ExitCode()
-		if res.Code < 0 {
-			res.Code = 128
-		}
-	default:
-		return res, err
-	}
-	return res, nil
 }
 
 // errNotInstalled marks failures that mean a program is missing, for exit
@@ -237,13 +210,6 @@ func fail(io agent.IO, who string, err error) int {
 	return agent.Failed
 }
 
-// Status exit codes, LSB style; Heartbeat reads the text, not these.
-const (
-	statusRunning = 0
-	statusStopped = 3
-	statusUnknown = 4
-)
-
 // state is a status verdict.
 type state int
 
@@ -261,15 +227,15 @@ func report(io agent.IO, who string, s state, why string) int {
 	switch s {
 	case running:
 		io.Printf("running")
-		return statusRunning
+		return agent.StatusRunning
 	case stopped:
 		io.Printf("stopped")
-		return statusStopped
+		return agent.StatusStopped
 	default:
 		// Not "cannot determine status": Heartbeat's *[Nn][Oo][Tt]\
 		// *[Rr]unning* glob would read "not ... running" as stopped.
 		io.Printf("may be running")
-		return statusUnknown
+		return agent.StatusUnknown
 	}
 }
 

@@ -102,7 +102,7 @@ func (a *Agent) tgtServiceStart(io agent.IO) error {
 			return err
 		}
 		if r.Code != 0 {
-			return fmt.Errorf("`%s %s` failed (exit %d): %s", a.Tgtd, strings.Join(args, " "), r.Code, r.text())
+			return fmt.Errorf("`%s %s` failed (exit %d): %s", a.Tgtd, strings.Join(args, " "), r.Code, r.Text())
 		}
 		if !a.waitFor(func() bool { ok, _ := a.tgtdAnswers(); return ok }) {
 			return fmt.Errorf("tgtd started but does not answer on control port %d; see its log (syslog)", a.ControlPort)
@@ -125,7 +125,7 @@ func (a *Agent) tgtServiceStart(io agent.IO) error {
 		return err
 	}
 	if r.Code != 0 {
-		return fmt.Errorf("`%s %s` failed (exit %d): %s", a.TgtAdmin, strings.Join(adminArgs, " "), r.Code, r.text())
+		return fmt.Errorf("`%s %s` failed (exit %d): %s", a.TgtAdmin, strings.Join(adminArgs, " "), r.Code, r.Text())
 	}
 	ts, err := a.tgtTargets()
 	if err != nil {
@@ -298,7 +298,7 @@ func (a *Agent) ietServiceStart(io agent.IO) error {
 		}
 		if r.Code != 0 || statErr(a.IetProc) != nil {
 			return fmt.Errorf("`%s iscsi_trgt` (exit %d) did not make %s appear: is the IET kernel module (iscsitarget-dkms) built for this kernel? %s",
-				a.Modprobe, r.Code, a.IetProc, r.text())
+				a.Modprobe, r.Code, a.IetProc, r.Text())
 		}
 	}
 	if a.ietdPid() == 0 {
@@ -308,7 +308,7 @@ func (a *Agent) ietServiceStart(io agent.IO) error {
 			return err
 		}
 		if r.Code != 0 {
-			return fmt.Errorf("`%s -c %s` failed (exit %d): %s", a.Ietd, a.IetConf, r.Code, r.text())
+			return fmt.Errorf("`%s -c %s` failed (exit %d): %s", a.Ietd, a.IetConf, r.Code, r.Text())
 		}
 		if !a.waitFor(func() bool { return a.ietdPid() != 0 }) {
 			return fmt.Errorf("ietd did not come up (no live process in %s); see syslog", a.IetdPidfile)

@@ -135,7 +135,7 @@ func (a *Agent) tgtadm(args ...string) (Result, error) {
 		return r, err
 	}
 	if r.Code != 0 {
-		return r, fmt.Errorf("`%s %s` failed (exit %d): %s", a.Tgtadm, strings.Join(full, " "), r.Code, r.text())
+		return r, fmt.Errorf("`%s %s` failed (exit %d): %s", a.Tgtadm, strings.Join(full, " "), r.Code, r.Text())
 	}
 	return r, nil
 }

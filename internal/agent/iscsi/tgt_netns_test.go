@@ -41,7 +41,7 @@ func newTgtLab(t *testing.T) *tgtLab {
 	l := &tgtLab{t: t, dir: t.TempDir()}
 	// A port no tgtd answers on.
 	for p := 20000 + os.Getpid()%20000; ; p++ {
-		if r, _ := execRun("tgtadm", "-C", strconv.Itoa(p), "--op", "show", "--mode", "sys"); r.Code != 0 {
+		if r, _ := agent.RunCommand("tgtadm", "-C", strconv.Itoa(p), "--op", "show", "--mode", "sys"); r.Code != 0 {
 			l.port = p
 			break
 		}
@@ -81,7 +81,7 @@ func (l *tgtLab) cleanup() {
 }
 
 func (l *tgtLab) tgtadm(args ...string) Result {
-	r, err := execRun("tgtadm", append([]string{"-C", strconv.Itoa(l.port)}, args...)...)
+	r, err := agent.RunCommand("tgtadm", append([]string{"-C", strconv.Itoa(l.port)}, args...)...)
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func (l *tgtLab) tgtadm(args ...string) Result {
 func (l *tgtLab) show() ([]TgtTarget, error) {
 	r := l.tgtadm("--lld", "iscsi", "--op", "show", "--mode", "target")
 	if r.Code != 0 {
-		return nil, fmt.Errorf("tgtadm show: %s", r.text())
+		return nil, fmt.Errorf("tgtadm show: %s", r.Text())
 	}
 	return ParseTgtShow(r.Stdout)
 }
@@ -106,7 +106,7 @@ func (l *tgtLab) run(f func(*Agent, []string, agent.IO) int, args ...string) res
 	l.calls = nil
 	a.Run = func(name string, args ...string) (Result, error) {
 		l.calls = append(l.calls, filepath.Base(name)+" "+strings.Join(args, " "))
-		return execRun(name, args...)
+		return agent.RunCommand(name, args...)
 	}
 	var out, errb bytes.Buffer
 	code := f(a, args, agent.IO{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return l.env[k] }})
