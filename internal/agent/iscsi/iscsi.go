@@ -66,7 +66,9 @@ type Config struct {
 	Tgtadm, Tgtd, TgtAdmin string
 	// ControlPort is $TGT_CONTROL_PORT: tgtd's management port, passed as
 	// -C to every tgt program (tgtd listens on /var/run/tgtd/socket.N).
-	// 0, the default, is the system tgtd.
+	// 0, the default, is the system tgtd. tgtd itself refuses values
+	// above 32767 ("out of range"), so ConfigFromEnv does too, before a
+	// takeover depends on it.
 	ControlPort int
 	// LLD is $TGT_LLD, the tgt low-level driver (default "iscsi").
 	LLD string
@@ -91,6 +93,9 @@ type Config struct {
 	// Modprobe is $MODPROBE (default "modprobe"), used to load iscsi_trgt.
 	Modprobe string
 }
+
+// maxTgtControlPort is the largest value tgtd 1.0.x accepts for -C.
+const maxTgtControlPort = 32767
 
 // ConfigFromEnv reads the Config; a malformed TGT_CONTROL_PORT is an error.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
@@ -119,8 +124,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if p := env("TGT_CONTROL_PORT", ""); p != "" {
 		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 || n > 65535 {
-			return c, fmt.Errorf("TGT_CONTROL_PORT %q is not a port number", p)
+		if err != nil || n < 0 || n > maxTgtControlPort {
+			return c, fmt.Errorf("TGT_CONTROL_PORT %q: want a number from 0 to %d (tgtd -C refuses others)", p, maxTgtControlPort)
 		}
 		c.ControlPort = n
 	}

@@ -213,3 +213,38 @@ func FuzzParseTgtConf(f *testing.F) {
 		}
 	})
 }
+
+// TestConfigControlPortRange: a TGT_CONTROL_PORT tgtd would refuse is caught
+// when the agent reads its environment, not at takeover time by tgtd.
+func TestConfigControlPortRange(t *testing.T) {
+	for _, tc := range []struct {
+		val  string
+		want int
+		ok   bool
+	}{
+		{"", 0, true},
+		{"0", 0, true},
+		{"32767", 32767, true},
+		{"32768", 0, false},
+		{"39564", 0, false},
+		{"-1", 0, false},
+		{"x", 0, false},
+	} {
+		c, err := ConfigFromEnv(func(k string) string {
+			if k == "TGT_CONTROL_PORT" {
+				return tc.val
+			}
+			return ""
+		})
+		if (err == nil) != tc.ok {
+			t.Errorf("TGT_CONTROL_PORT=%q: err = %v, want ok=%v", tc.val, err, tc.ok)
+			continue
+		}
+		if err != nil && !strings.Contains(err.Error(), "TGT_CONTROL_PORT") {
+			t.Errorf("TGT_CONTROL_PORT=%q: error %q does not name the variable", tc.val, err)
+		}
+		if tc.ok && c.ControlPort != tc.want {
+			t.Errorf("TGT_CONTROL_PORT=%q: port %d, want %d", tc.val, c.ControlPort, tc.want)
+		}
+	}
+}

@@ -39,12 +39,16 @@ func newTgtLab(t *testing.T) *tgtLab {
 		}
 	}
 	l := &tgtLab{t: t, dir: t.TempDir()}
-	// A port no tgtd answers on.
-	for p := 20000 + os.Getpid()%20000; ; p++ {
+	// A port no tgtd answers on, within tgtd's -C range (1..32767): the
+	// start depends on the pid so parallel test binaries differ.
+	for i := 0; i < maxTgtControlPort && l.port == 0; i++ {
+		p := 1000 + (os.Getpid()+i)%(maxTgtControlPort-1000)
 		if r, _ := agent.RunCommand("tgtadm", "-C", strconv.Itoa(p), "--op", "show", "--mode", "sys"); r.Code != 0 {
 			l.port = p
-			break
 		}
+	}
+	if l.port == 0 {
+		t.Fatal("no free tgtd control port")
 	}
 	l.pidfile = filepath.Join(l.dir, "tgtd.pid")
 	wrapper := filepath.Join(l.dir, "tgtd-netns")
