@@ -236,7 +236,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Keepalive: d.cfg.Keepalive, Deadtime: d.cfg.Deadtime, Warntime: d.cfg.Warntime,
 		Initdead: d.cfg.Initdead, MaxRexmitDelay: d.cfg.MaxRexmitDelay,
 		Generation: gen, UUID: uuid, HopFudge: d.cfg.HopFudge, Seed: time.Now().UnixNano(),
-		PingNodes: len(d.cfg.PingNodes) + len(d.cfg.PingGroups), DeadCheck: tickEvery,
+		PingNodes: len(d.cfg.PingNodes) + len(d.cfg.PingGroups), DeadCheck: deadCheck,
 	})
 	if err != nil {
 		return fmt.Errorf("membership: %w", err)

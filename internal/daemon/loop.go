@@ -19,10 +19,31 @@ import (
 	"heartbeatd/internal/wire"
 )
 
-// tickEvery paces the cores. membership wants a tick at least every 100 ms
-// (its dead check runs every 250 ms); a finer tick only shortens the delay
-// between a due keepalive and its sending.
-const tickEvery = 20 * time.Millisecond
+// The loop does not tick at a fixed pace: it sleeps until membership's
+// NextWake (the next keepalive, or the moment a peer or link would be found
+// dead), so an idle daemon wakes about once per keepalive plus once per
+// received packet, and a death is seen on the dot. maxSleep bounds the
+// sleep for the timers of the resource manager, the outdate requests and
+// the re-announcement, which are all in seconds.
+const maxSleep = 250 * time.Millisecond
+
+// deadCheck is membership's dead-check grid: fine enough that a death is
+// declared within a millisecond of its deadline (Heartbeat looks every
+// 250 ms, which adds up to 250 ms to every failover). It costs nothing:
+// the loop wakes for the deadline itself, not for the grid.
+const deadCheck = time.Millisecond
+
+// nextWake is when the loop must next run the cores' Tick.
+func (d *Daemon) nextWake(now time.Time) time.Time {
+	w := now.Add(maxSleep)
+	if m := d.mem.NextWake(); !m.IsZero() && m.Before(w) {
+		w = m
+	}
+	if !d.exitAt.IsZero() && d.exitAt.Before(w) {
+		w = d.exitAt
+	}
+	return w
+}
 
 // shutdownLinger is how long the daemon keeps running after sending
 // shutdone, so the message (and its retransmissions, if asked for) reach
@@ -37,8 +58,10 @@ var rmTypes = map[string]bool{
 
 func (d *Daemon) loop(ctx context.Context) error {
 	d.startRealtime()
-	ticker := time.NewTicker(tickEvery)
-	defer ticker.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var armed time.Time // when the timer fires; zero: it has fired
+	var ticked bool     // the last event was the timer
 	// Configuration loaded, media open, control socket listening: ready.
 	d.ready = true
 	d.notify("READY=1")
@@ -54,7 +77,8 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.beginShutdown()
 		case p := <-d.recv:
 			d.receive(p)
-		case <-ticker.C:
+		case <-timer.C:
+			armed, ticked = time.Time{}, false
 			var la string
 			if time.Since(lastLoad) >= 5*time.Second {
 				la, lastLoad = loadAvg(), time.Now()
@@ -74,6 +98,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 				d.log.Logf(logging.Info, "%s Heartbeat shutdown complete.", d.local)
 				return nil
 			}
+			ticked = true
 		case r := <-d.exec.done:
 			d.exec.finished(r.key)
 			d.stepRM(r.GroupDone)
@@ -86,6 +111,20 @@ func (d *Daemon) loop(ctx context.Context) error {
 			if !d.stopping {
 				d.reload(src)
 			}
+		}
+		// Any event (a packet, a reload, a finished script) may move the
+		// next wake-up, earlier or later.
+		now := d.clock.Now()
+		next := d.nextWake(now)
+		if ticked && !next.After(now) {
+			// A core wants another Tick at once although it just had
+			// one: it did not advance its own timer. Never spin on it.
+			next = now.Add(time.Millisecond)
+		}
+		ticked = false
+		if !next.Equal(armed) {
+			armed = next
+			timer.Reset(max(next.Sub(now), 0))
 		}
 	}
 }

@@ -14,9 +14,10 @@ type Start struct {
 	LoadAvg string
 }
 
-// Tick lets time pass. The shell should tick every 50..100 ms; the table
-// decides itself when a keepalive, a dead check (every 250 ms), a
-// retransmission request or a reqnodes retry is due.
+// Tick lets time pass. The table decides itself whether a keepalive, a dead
+// check (on the DeadCheck grid), a retransmission request or a reqnodes
+// retry is due; NextWake says when the next one will be, so the shell can
+// tick only then (or at any finer pace: the outcome is the same).
 type Tick struct {
 	// LoadAvg refreshes the "ld" value; empty keeps the previous one.
 	LoadAvg string

@@ -26,6 +26,12 @@ type Network struct {
 	rng     *rand.Rand
 	queue   []packet
 	latency time.Duration
+	// tickEvery is how often every node ticks (50 ms by default); with
+	// wake set, a node ticks only when its NextWake has come, as the
+	// daemon does.
+	tickEvery time.Duration
+	wake      bool
+	ticks     int // Tick events stepped, all nodes
 
 	// history of every action, per node, with its time.
 	events map[string][]timedAction
@@ -49,6 +55,7 @@ func newNetwork(t *testing.T, seed int64, names ...string) *Network {
 		tables: map[string]*Table{}, stopped: map[string]bool{},
 		cut: map[string]map[string]bool{}, rng: rand.New(rand.NewSource(seed)),
 		latency: time.Millisecond, events: map[string][]timedAction{},
+		tickEvery: 50 * time.Millisecond,
 	}
 	for i, name := range names {
 		cfg := labConfig(name, names...)
@@ -100,7 +107,8 @@ func (n *Network) start(gap time.Duration) {
 	}
 }
 
-// run advances the network by d in 1 ms steps; every node ticks every 50 ms.
+// run advances the network by d in 1 ms steps, ticking the nodes (see
+// tickEvery and wake).
 func (n *Network) run(d time.Duration) {
 	end := n.now.Add(d)
 	for n.now.Before(end) {
@@ -118,8 +126,17 @@ func (n *Network) run(d time.Duration) {
 		for _, p := range due {
 			n.step(p.to, Received{Msg: p.msg, Link: p.link})
 		}
-		if n.now.Sub(t0)%(50*time.Millisecond) == 0 {
-			for _, name := range n.names {
+		for _, name := range n.names {
+			if n.stopped[name] {
+				continue
+			}
+			if n.wake {
+				if w := n.tables[name].NextWake(); !w.IsZero() && !n.now.Before(w) {
+					n.ticks++
+					n.step(name, Tick{})
+				}
+			} else if n.now.Sub(t0)%n.tickEvery == 0 {
+				n.ticks++
 				n.step(name, Tick{})
 			}
 		}

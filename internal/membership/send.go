@@ -143,10 +143,7 @@ func (t *Table) tick(now time.Time) {
 		if !t.linksUp {
 			t.checkCommIsUp(now)
 		}
-		t.nextDeadCheck = t.nextDeadCheck.Add(t.cfg.DeadCheck)
-		if !t.nextDeadCheck.After(now) {
-			t.nextDeadCheck = now.Add(t.cfg.DeadCheck)
-		}
+		t.advanceDeadCheck(now)
 	}
 }
 

@@ -164,10 +164,8 @@ func (t *Table) checkCommIsUp(now time.Time) {
 	if t.linksUp {
 		return
 	}
-	for _, n := range t.nodes {
-		if !n.anyPacketsYet && n.status != StatusDead {
-			return
-		}
+	if !t.commCheckReady() {
+		return
 	}
 	t.linksUp = true
 	if t.flowControl {

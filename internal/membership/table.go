@@ -83,7 +83,7 @@ type Config struct {
 	Seed int64
 	// DeadCheck is how often dead nodes and links are looked for. Heartbeat
 	// checks every 250 ms (the default), which adds up to 250 ms to every
-	// failover; heartbeatd's daemon checks on every tick instead.
+	// failover; heartbeatd's daemon uses 1 ms and wakes at NextWake.
 	DeadCheck time.Duration
 }
 

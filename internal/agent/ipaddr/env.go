@@ -21,10 +21,12 @@ const (
 )
 
 // defaultProbeWait is how long start listens for another holder of the
-// address. Any live host answers an ARP probe within a few milliseconds;
-// 100 ms with a second probe halfway covers one lost frame and a busy host
-// while adding little to a takeover.
-const defaultProbeWait = 100 * time.Millisecond
+// address. A live Linux host answers an ARP probe from its softirq, within
+// a millisecond or two even when loaded; 50 ms with a second probe halfway
+// covers one lost frame with a wide margin, and every millisecond here is
+// added to each takeover (the gratuitous ARP waits for the verdict). Raise
+// it with HA_IPADDR_PROBE_MS on a slow or lossy LAN.
+const defaultProbeWait = 50 * time.Millisecond
 
 // burstFromEnv reads the HA_ARP_* knobs over garp.DefaultBurst. A bad value
 // is reported and ignored, never fatal: a typo in an environment file must

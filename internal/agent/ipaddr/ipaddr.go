@@ -46,7 +46,7 @@
 //	                    1000 ms Linux arp locktime (1100)
 //	HA_ARP_MODE         request | reply | both: forms sent per slot (both)
 //	HA_IPADDR_NO_PROBE  1 = skip the duplicate-address probe (off)
-//	HA_IPADDR_PROBE_MS  how long to listen for another holder, ms (100)
+//	HA_IPADDR_PROBE_MS  how long to listen for another holder, ms (50)
 //
 // Duplicate address detection: if any other station answers an ARP probe
 // for the address, start refuses with an error naming its MAC. That is the
