@@ -104,6 +104,7 @@ type Daemon struct {
 
 	gap          rt.GapMeter
 	lastKeepSent time.Time // when our last status went out
+	rmStepped    bool      // rm got an event other than Tick in this loop turn
 	realtime     rt.Result
 	ready        bool // READY=1 sent
 

@@ -79,6 +79,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.receive(p)
 		case <-timer.C:
 			armed, ticked = time.Time{}, false
+			d.rmStepped = false
 			var la string
 			if time.Since(lastLoad) >= 5*time.Second {
 				la, lastLoad = loadAvg(), time.Now()
@@ -111,6 +112,14 @@ func (d *Daemon) loop(ctx context.Context) error {
 			if !d.stopping {
 				d.reload(src)
 			}
+		}
+		if d.rmStepped {
+			// The resource manager runs its state checks (adopting a
+			// group nobody runs, the end of a negotiation) on Tick; give
+			// it one right after anything it was told, as it had with a
+			// fine fixed tick (TestSimDaemonTicks models this loop).
+			d.rmStepped = false
+			d.stepRM(rm.Tick{})
 		}
 		// Any event (a packet, a reload, a finished script) may move the
 		// next wake-up, earlier or later.
@@ -299,6 +308,9 @@ func (d *Daemon) transmit(m *wire.Message) {
 }
 
 func (d *Daemon) stepRM(ev rm.Event) {
+	if _, tick := ev.(rm.Tick); !tick {
+		d.rmStepped = true
+	}
 	for _, a := range d.rm.Step(d.clock.Now(), ev) {
 		d.doRM(a)
 	}

@@ -59,7 +59,12 @@ type simNode struct {
 	logs         []string
 	replies      []Reply
 	shutdownDone bool
+	lastTick     time.Time // last Tick stepped (daemonTicks)
+	stepped      bool      // an event other than Tick since the last Tick
 }
+
+// daemonMaxSleep is the daemon loop's longest sleep (internal/daemon).
+const daemonMaxSleep = 250 * time.Millisecond
 
 type delivery struct {
 	at    time.Time
@@ -94,6 +99,11 @@ type world struct {
 	violations []string
 	onStart    func(n int, key string) // invariant hook
 	trace      bool
+	// daemonTicks ticks a node's manager only as the daemon's loop does:
+	// with each keepalive it sends, right after any other event it was
+	// stepped with, and at most 250 ms after the previous Tick, instead of
+	// on a fixed 250 ms grid.
+	daemonTicks bool
 }
 
 func testGroups() []haresources.Group {
@@ -192,6 +202,9 @@ func (w *world) step(i int, ev Event) {
 	n := w.nodes[i]
 	if !n.running {
 		return
+	}
+	if _, tick := ev.(Tick); !tick {
+		n.stepped = true
 	}
 	acts := n.m.Step(w.now, ev)
 	for _, a := range acts {
@@ -303,6 +316,14 @@ func (w *world) next(limit time.Time) time.Time {
 		}
 		consider(n.rebootAt)
 	}
+	if w.daemonTicks {
+		for _, n := range w.nodes {
+			if n.running {
+				consider(n.lastTick.Add(daemonMaxSleep))
+			}
+		}
+		return t
+	}
 	// Ticks every 250 ms.
 	tick := w.now.Truncate(250 * time.Millisecond).Add(250 * time.Millisecond)
 	consider(tick)
@@ -365,13 +386,18 @@ func (w *world) process() {
 			continue
 		}
 		// keepalives
+		sent := false
 		if !w.now.Before(n.nextKeep) {
 			n.nextKeep = w.now.Add(w.keepalive)
 			w.transmit(i, delivery{inc: n.inc})
+			sent = true
 		}
 		// membership: dead detection and comm-up
 		w.membership(i)
-		w.step(i, Tick{})
+		if !w.daemonTicks || sent || n.stepped || !w.now.Before(n.lastTick.Add(daemonMaxSleep)) {
+			n.lastTick, n.stepped = w.now, false
+			w.step(i, Tick{})
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ var (
 	simSeeds = flag.Int("seeds", 1000, "number of simulator seeds")
 	simTrace = flag.Bool("simtrace", false, "print the full trace of -seed")
 	simList  = flag.Bool("simlist", false, "list every failing seed")
+	simWake  = flag.Bool("simwake", false, "with -seed: replay a TestSimDaemonTicks seed")
 )
 
 // simResult is what one seed found.
@@ -34,9 +35,20 @@ type simResult struct {
 //     the two can talk (link up for longer than a delay plus a keepalive);
 //   - heal: 2×deadtime after a partition heals, no group is active twice;
 //   - liveness: after everything settles, every group runs on exactly one node.
-func TestSim(t *testing.T) {
+func TestSim(t *testing.T) { runSimSeeds(t, false) }
+
+// TestSimDaemonTicks runs the same checks with the managers ticked exactly
+// as the daemon's loop ticks them (with each keepalive, and at most 250 ms
+// apart), not also on every event as TestSim does: the timing of ticks
+// must not decide safety.
+func TestSimDaemonTicks(t *testing.T) { runSimSeeds(t, true) }
+
+func runSimSeeds(t *testing.T, wake bool) {
 	if *simSeed >= 0 {
-		r := runSim(t, *simSeed)
+		if wake != *simWake {
+			t.Skip("replaying the other variant")
+		}
+		r := runSim(t, *simSeed, wake)
 		if *simTrace || len(r.violations) > 0 {
 			t.Logf("seed %d mode %s faults:\n%s\n%s", r.seed, r.mode, strings.Join(r.faults, "\n"), r.trace)
 		}
@@ -52,7 +64,7 @@ func TestSim(t *testing.T) {
 	failed := 0
 	stats := map[string]int{}
 	for seed := int64(0); seed < int64(n); seed++ {
-		r := runSim(t, seed)
+		r := runSim(t, seed, wake)
 		for _, f := range r.faults {
 			stats[strings.Fields(f)[1]]++
 		}
@@ -72,8 +84,8 @@ func TestSim(t *testing.T) {
 				t.Logf("failing seed %d: %s", seed, r.violations[0])
 			}
 			if failed <= 5 {
-				t.Errorf("seed %d (mode %s): %s\n  replay: go test ./internal/rm/ -run 'TestSim$' -seed=%d -simtrace",
-					seed, r.mode, strings.Join(r.violations, "\n  "), seed)
+				t.Errorf("seed %d (mode %s): %s\n  replay: go test ./internal/rm/ -run 'TestSim' -seed=%d -simwake=%v -simtrace",
+					seed, r.mode, strings.Join(r.violations, "\n  "), seed, wake)
 			}
 		}
 	}
@@ -94,7 +106,7 @@ type agendaItem struct {
 	fn func()
 }
 
-func runSim(t testing.TB, seed int64) simResult {
+func runSim(t testing.TB, seed int64, wake bool) simResult {
 	rnd := rand.New(rand.NewSource(seed))
 	modes := []string{FailbackOn, FailbackOff, FailbackLegacy}
 	mode := modes[rnd.Intn(len(modes))]
@@ -105,6 +117,7 @@ func runSim(t testing.TB, seed int64) simResult {
 		groups = append(groups, haresources.Group{Node: home, Key: fmt.Sprintf("10.201.0.%d/24/eth1", 100+i)})
 	}
 	w := newWorld(t, mode, groups)
+	w.daemonTicks = wake
 	res := simResult{seed: seed, mode: mode}
 	policy := OnStopFailureReboot
 	if rnd.Intn(2) == 0 {
