@@ -1,6 +1,7 @@
 package rm
 
 import (
+	"slices"
 	"strings"
 
 	"heartbeatd/internal/wire"
@@ -343,6 +344,15 @@ func (m *Manager) finishJob() {
 		}
 	case jobStandbyGive:
 		m.logf(LevelInfo, "%s HA resource release completed (standby).", j.set)
+		// A group of the set that failed to stop before this job ran
+		// (e.g. a failed start's release during the exchange) is as
+		// stuck as one that failed in it: "done" would let the peer
+		// start it while it may run here (simulator seed 39069).
+		for _, g := range m.groups {
+			if g.state == FailedStop && j.set&m.setOf(g) != 0 && !slices.Contains(j.fatal, g.Key) {
+				j.fatal = append(j.fatal, g.Key)
+			}
+		}
 		if len(j.fatal) > 0 {
 			m.abortStandbyAfterStopFailure(j)
 			return

@@ -86,7 +86,10 @@ type Manager struct {
 	otherStable bool
 	takeover    bool // takeover_in_progress
 	releasing   bool // a partition-heal release of foreign groups is queued
-	reqDeferred bool // req_our_resources waits for the peer to drop our groups
+	// conflictPending: the peer claims its home groups, which we hold too,
+	// and the release was put off by our own standby or shutdown.
+	conflictPending bool
+	reqDeferred     bool // req_our_resources waits for the peer to drop our groups
 	// peerEpoch counts the peer's deaths, shutdowns and restarts: an
 	// ip-request queued under an older epoch is void.
 	peerEpoch    int

@@ -190,8 +190,16 @@ func (m *Manager) processResources(msg *wire.Message) {
 // resources!"; this happens when only one side noticed a partition heal.
 // Groups stay on their home node, so we release our copies.
 func (m *Manager) resolveConflict(full bool) {
-	if !full || m.releasing || m.otherHolds&rscLocal == 0 || m.iHold&rscForeign == 0 ||
-		m.standby != standbyNot || m.shutdownRunning || !m.peerAlive() {
+	m.conflictPending = false
+	if !full || m.releasing || m.otherHolds&rscLocal == 0 || m.iHold&rscForeign == 0 || !m.peerAlive() {
+		return
+	}
+	if m.standby != standbyNot || m.shutdownRunning {
+		// Not now, but not never: the peer announced its claim once and
+		// stays silent while stable, so without a retry both nodes would
+		// keep running these groups after our standby ends (simulator
+		// seed 28434: a heal while a standby request was pending).
+		m.conflictPending = true
 		return
 	}
 	m.logf(LevelCrit, "Both machines own foreign resources! %s holds its own groups: releasing them here.", m.cfg.Peer)
@@ -349,6 +357,9 @@ func (m *Manager) onTick() {
 		m.logf(LevelInfo, "local resource transition completed.")
 		m.sendResourcesHeld(true, "")
 		m.audit()
+	}
+	if m.conflictPending && m.standby == standbyNot && !m.shutdownRunning {
+		m.resolveConflict(m.otherStable)
 	}
 	m.adoptOrphans()
 	if !m.failbackRetryAt.IsZero() && !m.now.Before(m.failbackRetryAt) {

@@ -264,3 +264,36 @@ func TestFailedStartRetriedWhenSetHasFailedStop(t *testing.T) {
 		t.Fatalf("hand-over still attempted:\n%s", strings.Join(d.logs, "\n"))
 	}
 }
+
+// TestRegressHealDuringStandby replays simulator seed 28434: a partition
+// heals while pa2 waits for an answer to its own standby request, so pa2
+// puts off releasing pa1's home group; pa1, stable, never repeats its
+// claim. The release must happen once the standby request ends, not never.
+func TestRegressHealDuringStandby(t *testing.T) {
+	defer func(v bool) { *simTrace = v }(*simTrace)
+	*simTrace = true // keep the trace to check the path taken
+	r := runSim(t, 28434, false)
+	for _, v := range r.violations {
+		t.Errorf("seed 28434: %s", v)
+	}
+	if !strings.Contains(r.trace, "holds its own groups: releasing them here") {
+		t.Errorf("seed 28434 no longer exercises the deferred release; trace:\n%s", r.trace)
+	}
+}
+
+// TestRegressStandbyGiveAfterFailedStop replays simulator seed 39069 (the
+// daemon-ticks variant): pa2 asks to give pa1's groups back; meanwhile one
+// of them fails to start and then to stop on pa2. The release must not end
+// with "done" (pa1 would start the group while it may still run on pa2):
+// the standby is aborted and pa2 keeps claiming the stuck group.
+func TestRegressStandbyGiveAfterFailedStop(t *testing.T) {
+	defer func(v bool) { *simTrace = v }(*simTrace)
+	*simTrace = true
+	r := runSim(t, 39069, true)
+	for _, v := range r.violations {
+		t.Errorf("seed 39069: %s", v)
+	}
+	if !strings.Contains(r.trace, "failed to stop on pa2") {
+		t.Errorf("seed 39069 no longer exercises a failed stop during a standby; trace:\n%s", r.trace)
+	}
+}
