@@ -141,10 +141,12 @@ func (m *Manager) runReqOur(j *job) {
 	// known to be gone.
 	alone := m.peerStatus == "dead" || m.peerShutdone
 	j.asked = !alone
-	if m.nice && !alone && m.otherHolds&rscForeign != 0 {
+	if m.nice && !alone && (m.otherHolds&rscForeign != 0 || (m.healing && !m.otherStable)) {
 		// The peer still claims our groups (e.g. it is releasing the copies
-		// it took during a partition): starting them now would run them
-		// twice. Acquire once its claim is gone.
+		// it took during a partition), or has not yet said it is stable
+		// since the partition healed (it may be stopping groups it no
+		// longer claims, as in a shutdown): starting them now could run
+		// them twice. Acquire once its claim is gone and it is stable.
 		m.logf(LevelInfo, "Acquisition of our resources deferred: %s still holds them.", m.cfg.Peer)
 		m.reqDeferred = true
 		j.keys = nil

@@ -90,6 +90,7 @@ type Manager struct {
 	// and the release was put off by our own standby or shutdown.
 	conflictPending bool
 	reqDeferred     bool // req_our_resources waits for the peer to drop our groups
+	healing         bool // the peer returned after a partition and has not said isstable=1 since
 	// peerEpoch counts the peer's deaths, shutdowns and restarts: an
 	// ip-request queued under an older epoch is void.
 	peerEpoch    int

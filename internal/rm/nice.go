@@ -151,13 +151,10 @@ func (m *Manager) processResources(msg *wire.Message) {
 		return
 	}
 	m.otherHolds = updRsc(full, m.otherHolds, n)
-	if m.reqDeferred && m.otherHolds&rscForeign == 0 && !m.shutdownRunning {
-		m.reqDeferred = false
-		m.reqOurResources(true)
-	}
 	m.resolveConflict(full && msg.Value("isstable") == "1" && msg.Value("info") == "")
 	if st, ok := msg.Get("isstable"); ok {
 		if st == "1" {
+			m.healing = false
 			if !m.otherStable {
 				m.logf(LevelInfo, "remote resource transition completed.")
 				m.otherStable = true
@@ -167,6 +164,10 @@ func (m *Manager) processResources(msg *wire.Message) {
 		} else {
 			m.otherStable = false
 		}
+	}
+	if m.reqDeferred && m.otherHolds&rscForeign == 0 && (!m.healing || m.otherStable) && !m.shutdownRunning {
+		m.reqDeferred = false
+		m.reqOurResources(true)
 	}
 	if m.rstate != stateStable && m.rstate != stateShutdown && m.otherStable {
 		m.logf(LevelInfo, "remote resource transition completed.")

@@ -219,6 +219,7 @@ func (m *Manager) onPeerReturned(e PeerReturned) {
 	m.fenceRetryAt = time.Time{}
 	m.needFailback = false
 	m.otherStable = false
+	m.healing = true
 	if m.nice {
 		// Ask the peer to re-announce what it holds (any node answers a
 		// starting message with its resource message). resolveConflict

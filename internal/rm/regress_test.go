@@ -297,3 +297,20 @@ func TestRegressStandbyGiveAfterFailedStop(t *testing.T) {
 		t.Errorf("seed 39069 no longer exercises a failed stop during a standby; trace:\n%s", r.trace)
 	}
 }
+
+// TestRegressHealWhilePeerStops replays simulator seed 72304: the partition
+// heals while the peer is shutting down and still stopping our home
+// groups, although it already announces rsc_hold=none (isstable=0). Our
+// pending acquisition must wait until the peer says it is stable (or has
+// gone), not start a group the peer is still stopping.
+func TestRegressHealWhilePeerStops(t *testing.T) {
+	defer func(v bool) { *simTrace = v }(*simTrace)
+	*simTrace = true
+	r := runSim(t, 72304, false)
+	for _, v := range r.violations {
+		t.Errorf("seed 72304: %s", v)
+	}
+	if !strings.Contains(r.trace, "Acquisition of our resources deferred") {
+		t.Errorf("seed 72304 no longer defers the acquisition; trace:\n%s", r.trace)
+	}
+}
