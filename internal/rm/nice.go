@@ -191,18 +191,24 @@ func (m *Manager) processResources(msg *wire.Message) {
 // resources!"; this happens when only one side noticed a partition heal.
 // Groups stay on their home node, so we release our copies.
 func (m *Manager) resolveConflict(full bool) {
-	m.conflictPending = false
-	if !full || m.releasing || m.otherHolds&rscLocal == 0 || m.iHold&rscForeign == 0 || !m.peerAlive() {
+	if m.releasing || m.otherHolds&rscLocal == 0 || m.iHold&rscForeign == 0 || !m.peerAlive() {
+		m.conflictPending = false // no conflict left, or its release runs
+		return
+	}
+	if !full && !m.conflictPending {
 		return
 	}
 	if m.standby != standbyNot || m.shutdownRunning {
 		// Not now, but not never: the peer announced its claim once and
 		// stays silent while stable, so without a retry both nodes would
 		// keep running these groups after our standby ends (simulator
-		// seed 28434: a heal while a standby request was pending).
+		// seeds 28434, 241081: a heal while a standby request was
+		// pending). Later messages that do not qualify on their own do
+		// not cancel the retry.
 		m.conflictPending = true
 		return
 	}
+	m.conflictPending = false
 	m.logf(LevelCrit, "Both machines own foreign resources! %s holds its own groups: releasing them here.", m.cfg.Peer)
 	m.needFailback = false
 	m.takeover = true
@@ -360,7 +366,7 @@ func (m *Manager) onTick() {
 		m.audit()
 	}
 	if m.conflictPending && m.standby == standbyNot && !m.shutdownRunning {
-		m.resolveConflict(m.otherStable)
+		m.resolveConflict(false)
 	}
 	m.adoptOrphans()
 	if !m.failbackRetryAt.IsZero() && !m.now.Before(m.failbackRetryAt) {

@@ -314,3 +314,14 @@ func TestRegressHealWhilePeerStops(t *testing.T) {
 		t.Errorf("seed 72304 no longer defers the acquisition; trace:\n%s", r.trace)
 	}
 }
+
+// TestRegressDeferredReleaseSurvivesLaterMessages replays simulator seed
+// 241081 (auto_failback off): the deferred release of the peer's home
+// group was cancelled by the peer's next, non-qualifying resource message
+// (info=req_our_resources()), so both nodes ran the group for good.
+func TestRegressDeferredReleaseSurvivesLaterMessages(t *testing.T) {
+	r := runSim(t, 241081, false)
+	for _, v := range r.violations {
+		t.Errorf("seed 241081: %s", v)
+	}
+}
