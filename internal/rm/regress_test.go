@@ -325,3 +325,14 @@ func TestRegressDeferredReleaseSurvivesLaterMessages(t *testing.T) {
 		t.Errorf("seed 241081: %s", v)
 	}
 }
+
+// TestRegressHealDuringOwnStandbyWait replays simulator seed 177922: our
+// standby request for our own groups was lost in the partition; waiting
+// for its answer must not keep our copies of the peer's groups running
+// until the 10 s standby timeout.
+func TestRegressHealDuringOwnStandbyWait(t *testing.T) {
+	r := runSim(t, 177922, false)
+	for _, v := range r.violations {
+		t.Errorf("seed 177922: %s", v)
+	}
+}
