@@ -165,7 +165,7 @@ func (m *Manager) processResources(msg *wire.Message) {
 			m.otherStable = false
 		}
 	}
-	if m.reqDeferred && m.otherHolds&rscForeign == 0 && (!m.healing || m.otherStable) && !m.shutdownRunning {
+	if m.reqDeferred && m.otherHolds&rscForeign == 0 && (!m.healing || m.otherStable) && !m.shutdownRunning && m.standby == standbyNot {
 		m.reqDeferred = false
 		m.reqOurResources(true)
 	}

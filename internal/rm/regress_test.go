@@ -336,3 +336,16 @@ func TestRegressHealDuringOwnStandbyWait(t *testing.T) {
 		t.Errorf("seed 177922: %s", v)
 	}
 }
+
+// TestRegressDeferredAcquireDuringOwnStandby replays simulator seed 87863
+// (auto_failback off): an acquisition of our groups, put off while the
+// peer still held them after a heal, fired when the peer dropped its
+// claim, in the middle of our own standby that was giving those groups to
+// the peer, so both ran one. Giving our groups away cancels the deferred
+// acquisition, and none fires during a standby exchange.
+func TestRegressDeferredAcquireDuringOwnStandby(t *testing.T) {
+	r := runSim(t, 87863, false)
+	for _, v := range r.violations {
+		t.Errorf("seed 87863: %s", v)
+	}
+}

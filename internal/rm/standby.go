@@ -156,6 +156,12 @@ func (m *Manager) goStandby(me bool, set rscSet) {
 		prev := m.iHold
 		m.otherStable = false
 		m.iHold &^= set
+		if m.actSet(true, set)&rscLocal != 0 {
+			// We give our own groups away: an acquisition of them put off
+			// earlier must not fire when the peer's claim goes (seed
+			// 87863: it restarted a group right after the release).
+			m.reqDeferred = false
+		}
 		m.sendResourcesHeld(false, "standby")
 		m.queue(&job{kind: jobStandbyGive, set: m.actSet(true, set), reqSet: set, prevHold: prev})
 		return
