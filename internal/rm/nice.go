@@ -199,12 +199,12 @@ func (m *Manager) resolveConflict(full bool) {
 		return
 	}
 	// Our own standby request still waiting for its answer does not
-	// stand in the way when it is about our home groups only: the release
-	// touches the peer's groups, a set of its own (seed 177922: the
-	// request was lost in the partition and would hold both copies for
-	// the whole 10 s standby timeout).
-	waitingForOwnGroups := m.standby == standbyMe && m.standbySet&rscForeign == 0 && m.cur == nil
-	if (m.standby != standbyNot && !waitingForOwnGroups) || m.shutdownRunning {
+	// stand in the way: whatever set it asks to give, releasing our copies
+	// of the groups the peer runs as their home node only goes the same
+	// way (seeds 177922, 288403: the request was lost in the partition and
+	// would hold both copies for the whole 10 s standby timeout).
+	waiting := m.standby == standbyMe && m.cur == nil
+	if (m.standby != standbyNot && !waiting) || m.shutdownRunning {
 		// Not now, but not never: the peer announced its claim once and
 		// stays silent while stable, so without a retry both nodes would
 		// keep running these groups after our standby ends (simulator

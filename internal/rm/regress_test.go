@@ -349,3 +349,12 @@ func TestRegressDeferredAcquireDuringOwnStandby(t *testing.T) {
 		t.Errorf("seed 87863: %s", v)
 	}
 }
+
+// TestRegressHealDuringOwnStandbyAllWait replays simulator seed 288403:
+// like 177922, but the lost standby request was for all groups.
+func TestRegressHealDuringOwnStandbyAllWait(t *testing.T) {
+	r := runSim(t, 288403, false)
+	for _, v := range r.violations {
+		t.Errorf("seed 288403: %s", v)
+	}
+}
