@@ -37,7 +37,11 @@ package rm
 //     restarting, both sides keep each group on its home node. nice_failback
 //     re-syncs with a starting message and releases foreign groups the peer
 //     claims as local; legacy releases foreign groups and ip-requests its
-//     running home groups.
+//     running home groups. The release waits out our own standby or
+//     shutdown but is never dropped, and our pending standby request does
+//     not hold it up; our own acquisition after a heal waits until the
+//     returned peer says isstable=1 (it may still be stopping groups it no
+//     longer claims), and is cancelled by a standby that gives them away.
 //   - Orphans: when both sides are stable and nobody claims our home groups
 //     (Heartbeat only logs "No one owns our local resources!"), we acquire
 //     them; claimed groups found stopped are started.
