@@ -105,6 +105,7 @@ type Daemon struct {
 	gap          rt.GapMeter
 	lastKeepSent time.Time // when our last status went out
 	rmStepped    bool      // rm got an event other than Tick in this loop turn
+	lastTick     time.Time // when the loop last ran the cores' Tick
 	realtime     rt.Result
 	ready        bool // READY=1 sent
 

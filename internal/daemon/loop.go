@@ -33,9 +33,14 @@ const maxSleep = 250 * time.Millisecond
 // the loop wakes for the deadline itself, not for the grid.
 const deadCheck = time.Millisecond
 
-// nextWake is when the loop must next run the cores' Tick.
+// nextWake is when the loop must next run the cores' Tick: maxSleep after
+// the last one at the latest (counted from the Tick, not from now, so a
+// stream of packets cannot put the resource manager's timers off).
 func (d *Daemon) nextWake(now time.Time) time.Time {
-	w := now.Add(maxSleep)
+	w := now
+	if !d.lastTick.IsZero() {
+		w = d.lastTick.Add(maxSleep)
+	}
 	if m := d.mem.NextWake(); !m.IsZero() && m.Before(w) {
 		w = m
 	}
@@ -80,6 +85,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 		case <-timer.C:
 			armed, ticked = time.Time{}, false
 			d.rmStepped = false
+			d.lastTick = d.clock.Now()
 			var la string
 			if time.Since(lastLoad) >= 5*time.Second {
 				la, lastLoad = loadAvg(), time.Now()
