@@ -15,6 +15,7 @@ import (
 //
 // Input: fields separated by '\n', each "name=value"; a second input line
 // group after "\n\n" is a second message (to exercise sequencing).
+// fuzz-execs: 45000
 func FuzzReceive(f *testing.F) {
 	seeds := []string{
 		"t=status\nst=active\ndt=1388\nprotocol=1\nsrc=pa2\nseq=b\nhg=6b024820\nts=6b024822\nld=0.01 0.07 0.08 1/115 24780\nttl=3",

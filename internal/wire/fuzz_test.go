@@ -16,6 +16,8 @@ import (
 //   - whatever Parse accepts (no MAC needed, so the fuzzer reaches the field
 //     parser) renders back to the same netstring body, or survives a classic
 //     encode/parse round trip unchanged.
+//
+// fuzz-execs: 250000
 func FuzzDecode(f *testing.F) {
 	caps := loadCaptures(f)
 	for i, c := range caps {

@@ -1,6 +1,16 @@
-// Command fuzzlist prints every fuzz target of the module as "PKGDIR:FuzzName",
-// one per line, so `make fuzz` runs each of them (go test -fuzz accepts only
-// one target per invocation) without a hand-kept list that drifts.
+// Command fuzzlist prints every fuzz target of the module as
+// "PKGDIR:FuzzName:EXECS", one per line, so `make fuzz` runs each of them (go
+// test -fuzz accepts only one target per invocation) without a hand-kept list
+// that drifts.
+//
+// EXECS is the target's budget in executions, for `-fuzztime EXECSx`. A
+// wall-clock -fuzztime races Go's fuzz coordinator (go.dev/issue/75804, not
+// fixed in any Go 1.26 release): when the deadline fires while a worker is
+// mid-call, the target fails with a bare "context deadline exceeded" and no
+// crasher. CI hit it. A count has no deadline to race. The default suits a
+// target that runs tens of thousands of inputs a second; a slower target says
+// its own budget in a "// fuzz-execs: N" line of its doc comment, sized to
+// roughly 15 s on two cores.
 package main
 
 import (
@@ -14,7 +24,13 @@ import (
 	"strings"
 )
 
-var fuzzFunc = regexp.MustCompile(`^func (Fuzz\w+)\(\w+ \*testing\.F\)`)
+var (
+	fuzzFunc  = regexp.MustCompile(`^func (Fuzz\w+)\(\w+ \*testing\.F\)`)
+	execsLine = regexp.MustCompile(`^//\s*fuzz-execs:\s*([0-9]+)\s*$`)
+)
+
+// defaultExecs is about 10 s of a fast target (50 000 inputs/s) on two cores.
+const defaultExecs = 500000
 
 func main() {
 	var out []string
@@ -34,9 +50,22 @@ func main() {
 		}
 		defer f.Close()
 		sc := bufio.NewScanner(f)
+		execs := ""
 		for sc.Scan() {
-			if m := fuzzFunc.FindStringSubmatch(sc.Text()); m != nil {
-				out = append(out, "./"+filepath.Dir(path)+":"+m[1])
+			line := sc.Text()
+			if m := execsLine.FindStringSubmatch(line); m != nil {
+				execs = m[1]
+				continue
+			}
+			if m := fuzzFunc.FindStringSubmatch(line); m != nil {
+				if execs == "" {
+					execs = fmt.Sprint(defaultExecs)
+				}
+				out = append(out, "./"+filepath.Dir(path)+":"+m[1]+":"+execs)
+			}
+			// A budget belongs to the doc comment right above its function.
+			if !strings.HasPrefix(line, "//") {
+				execs = ""
 			}
 		}
 		return sc.Err()
