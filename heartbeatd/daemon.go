@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,6 +37,15 @@ func daemonMain(args []string) int {
 	}
 	if !*fg {
 		return background(args, *rundir)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One processor. The daemon's work is a few small messages per
+		// keepalive, and with more than one processor every goroutine
+		// hand-off (packet to main loop, alarm to main loop) also wakes
+		// an idle processor's thread to look for work that is not there:
+		// on an idle cluster that was a third of the daemon's CPU.
+		// Scripts run in their own processes and are not affected.
+		runtime.GOMAXPROCS(1)
 	}
 	opts := daemon.Options{ConfDir: *confdir, RunDir: *rundir, StateDir: *statedir, Node: *node,
 		Stderr: isTerminalOrForced(), Notify: sdNotifier(), Drbdadm: os.Getenv("DRBDADM"),

@@ -63,8 +63,12 @@ var rmTypes = map[string]bool{
 
 func (d *Daemon) loop(ctx context.Context) error {
 	d.startRealtime()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
+	timer, err := newWaker()
+	if err != nil {
+		d.log.Logf(logging.Error, "main loop alarm: %v; falling back to a Go timer", err)
+	}
+	defer timer.Close()
+	d.resetWaker(timer, 0)
 	var armed time.Time // when the timer fires; zero: it has fired
 	var ticked bool     // the last event was the timer
 	// Configuration loaded, media open, control socket listening: ready.
@@ -89,6 +93,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			var la string
 			if time.Since(lastLoad) >= 5*time.Second {
 				la, lastLoad = loadAvg(), time.Now()
+				d.raiseNewThreads()
 			}
 			d.stepMem(membership.Tick{LoadAvg: la})
 			d.stepRM(rm.Tick{})
@@ -139,12 +144,18 @@ func (d *Daemon) loop(ctx context.Context) error {
 		ticked = false
 		if !next.Equal(armed) {
 			armed = next
-			timer.Reset(max(next.Sub(now), 0))
+			d.resetWaker(timer, next.Sub(now))
 		}
 	}
 }
 
-// startRealtime applies ha.cf realtime/rtprio to the loop's thread (spec §7).
+func (d *Daemon) resetWaker(w *waker, after time.Duration) {
+	if err := w.Reset(after); err != nil {
+		d.log.Logf(logging.Error, "main loop alarm: %v", err)
+	}
+}
+
+// startRealtime applies ha.cf realtime/rtprio to the daemon's threads (spec §7).
 // A refusal (no CAP_SYS_NICE / CAP_IPC_LOCK, RLIMIT_RTPRIO / RLIMIT_MEMLOCK
 // too low) is one WARN per cause; the daemon runs on, as Heartbeat does.
 func (d *Daemon) startRealtime() {
@@ -156,8 +167,19 @@ func (d *Daemon) startRealtime() {
 		d.log.Logf(logging.Warn, "%s", w)
 	}
 	if d.realtime.Scheduled {
-		d.log.Logf(logging.Info, "realtime: main loop thread %d at SCHED_FIFO priority %d, memory locked: %v",
-			d.realtime.TID, d.realtime.Priority, d.realtime.Locked)
+		d.log.Logf(logging.Info, "realtime: all %d threads at SCHED_FIFO priority %d, memory locked: %v",
+			d.realtime.Threads, d.realtime.Priority, d.realtime.Locked)
+	}
+}
+
+// raiseNewThreads brings threads the Go runtime started since the last
+// call to the realtime priority (rt.Enable says why they start without it).
+func (d *Daemon) raiseNewThreads() {
+	if !d.realtime.Scheduled {
+		return
+	}
+	if _, err := rt.RaiseThreads(d.realtime.Priority); err != nil {
+		d.log.Logf(logging.Warn, "realtime: raising new threads to SCHED_FIFO: %v", err)
 	}
 }
 

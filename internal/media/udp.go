@@ -20,19 +20,33 @@ type ifaceState struct {
 
 // lookupIface reads the interface as Heartbeat does (by ioctl on its name),
 // turning each reason it can not carry heartbeats into a readable error.
+//
+// It runs every few seconds per link (Link.supervise), so it asks only the
+// ioctls it needs instead of net.InterfaceByName, which dumps every
+// interface of the system over netlink.
 func lookupIface(name string, wantBrd bool) (ifaceState, error) {
-	ifi, err := net.InterfaceByName(name)
-	if err != nil {
-		return ifaceState{}, fmt.Errorf("interface %s not found", name)
-	}
-	if ifi.Flags&net.FlagUp == 0 {
-		return ifaceState{}, fmt.Errorf("interface %s is down", name)
-	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return ifaceState{}, fmt.Errorf("interface %s: socket for ioctl: %w", name, err)
 	}
 	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return ifaceState{}, fmt.Errorf("interface %s: %w", name, err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return ifaceState{}, fmt.Errorf("interface %s not found", name)
+		}
+		return ifaceState{}, fmt.Errorf("interface %s: reading its index: %w", name, err)
+	}
+	index := int(ifr.Uint32())
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return ifaceState{}, fmt.Errorf("interface %s: reading its flags: %w", name, err)
+	}
+	if ifr.Uint16()&unix.IFF_UP == 0 {
+		return ifaceState{}, fmt.Errorf("interface %s is down", name)
+	}
 	get := func(req uint, what string) (net.IP, error) {
 		ifr, err := unix.NewIfreq(name)
 		if err != nil {
@@ -50,7 +64,7 @@ func lookupIface(name string, wantBrd bool) (ifaceState, error) {
 		}
 		return net.IP(b).To4(), nil
 	}
-	st := ifaceState{index: ifi.Index}
+	st := ifaceState{index: index}
 	if st.addr, err = get(unix.SIOCGIFADDR, "address"); err != nil {
 		return ifaceState{}, err
 	}
@@ -128,25 +142,29 @@ var (
 )
 
 // udpTransport is a send socket and a receive socket bound to one interface.
+// The sockets are driven through their RawConns (rawio.go).
 type udpTransport struct {
-	spec  Spec
-	iface ifaceState
-	dst   *net.UDPAddr
-	w, r  *net.UDPConn
+	spec   Spec
+	iface  ifaceState
+	dst    *unix.RawSockaddrInet4
+	w, r   *net.UDPConn
+	wc, rc syscall.RawConn
 }
 
 func (t *udpTransport) send(pkt []byte) error {
 	if len(pkt) > MaxPacket {
 		return fmt.Errorf("message of %d bytes exceeds %d", len(pkt), MaxPacket)
 	}
-	_, err := t.w.WriteToUDP(pkt, t.dst)
-	return err
+	return sendRaw(t.wc, pkt, t.dst)
 }
 
 func (t *udpTransport) read(buf []byte) (int, net.Addr, error) {
-	n, from, err := t.r.ReadFromUDP(buf)
+	n, from, err := recvRaw(t.rc, buf)
 	if err != nil {
 		return 0, nil, err
+	}
+	if from == nil {
+		return n, nil, nil
 	}
 	return n, from, nil
 }
@@ -178,7 +196,17 @@ func openUDP(s Spec, st ifaceState, dst *net.UDPAddr, raddr string, wopts, ropts
 		w.Close()
 		return nil, fmt.Errorf("receive socket on %s: %w", raddr, err)
 	}
-	return &udpTransport{spec: s, iface: st, dst: dst, w: w, r: r}, nil
+	t := &udpTransport{spec: s, iface: st, w: w, r: r}
+	if t.dst, err = rawSockaddr(dst); err == nil {
+		if t.wc, err = w.SyscallConn(); err == nil {
+			t.rc, err = r.SyscallConn()
+		}
+	}
+	if err != nil {
+		t.close()
+		return nil, err
+	}
+	return t, nil
 }
 
 // openBcast: send from an ephemeral port to the interface's broadcast

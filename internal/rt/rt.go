@@ -1,7 +1,7 @@
 // Package rt makes heartbeatd's keepalive loop behave like Heartbeat's
 // soft-realtime processes (spec §7 realtime, rtprio, memreserve): memory
-// locked so a swapped-out daemon never misses a keepalive, and the loop's OS
-// thread at a realtime priority so a busy machine cannot starve it. Both
+// locked so a swapped-out daemon never misses a keepalive, and its threads
+// at a realtime priority so a busy machine cannot starve it. Both
 // answer the "No local heartbeat" / "returning after partition" reports of
 // heavily loaded clusters (Linux-HA FAQ, Heavy_Load).
 package rt
@@ -9,7 +9,8 @@ package rt
 import (
 	"errors"
 	"fmt"
-	"runtime"
+	"os"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -29,10 +30,10 @@ const MaxPriority = 99
 type Result struct {
 	Locked    bool  // mlockall succeeded
 	LockErr   error // why it did not
-	Scheduled bool  // the thread runs at SCHED_FIFO
-	SchedErr  error // why it does not
+	Scheduled bool  // the process's threads run at SCHED_FIFO
+	SchedErr  error // why they do not
 	Priority  int
-	TID       int // the thread that was raised
+	Threads   int // threads raised
 }
 
 // Warnings renders the refusals as log lines, with the remedy for each:
@@ -49,24 +50,24 @@ func (r Result) Warnings() []string {
 	return out
 }
 
-// Enable locks all current and future memory and puts the calling
-// goroutine's OS thread at SCHED_FIFO priority prio (DefaultPriority when
-// prio <= 0). It locks the goroutine to its thread for good: call it from
-// the goroutine that runs the keepalive loop, which must then never return
-// the thread to the pool (runtime.UnlockOSThread is not called, so when the
-// goroutine ends the thread is destroyed rather than reused at realtime).
+// Enable locks all current and future memory and puts every thread of the
+// process at SCHED_FIFO priority prio (DefaultPriority when prio <= 0), as
+// Heartbeat puts its whole processes there.
+//
+// Why every thread and not one locked to the main loop: a goroutine locked
+// to its thread makes the Go scheduler hand the processor back and forth
+// between threads at every channel operation of that goroutine (two futex
+// wake-ups per received packet, measured), and that hand-off was most of an
+// idle daemon's CPU. Unlocked, the loop runs on whichever thread holds the
+// processor, so all of them must be raised. The runtime starts threads
+// later too, and SCHED_RESET_ON_FORK (needed so that resource scripts do not
+// run at realtime priority) makes those start at normal priority:
+// RaiseThreads, called periodically, raises them.
 //
 // MCL_ONFAULT matters for Go: the runtime reserves large address ranges up
 // front, and without it MCL_FUTURE would fault all of them in.
-// SCHED_RESET_ON_FORK keeps the realtime policy from leaking into resource
-// scripts or any thread cloned from this one.
 func Enable(prio int) Result {
-	if prio <= 0 {
-		prio = DefaultPriority
-	}
-	if prio > MaxPriority {
-		prio = MaxPriority
-	}
+	prio = clampPriority(prio)
 	r := Result{Priority: prio}
 	if err := unix.Mlockall(unix.MCL_CURRENT | unix.MCL_FUTURE | unix.MCL_ONFAULT); err != nil {
 		if errors.Is(err, unix.EINVAL) {
@@ -76,30 +77,81 @@ func Enable(prio int) Result {
 		r.LockErr = err
 	}
 	r.Locked = r.LockErr == nil
-	runtime.LockOSThread()
-	r.TID = unix.Gettid()
+	r.Threads, r.SchedErr = RaiseThreads(prio)
+	r.Scheduled = r.SchedErr == nil
+	return r
+}
+
+func clampPriority(prio int) int {
+	if prio <= 0 {
+		return DefaultPriority
+	}
+	return min(prio, MaxPriority)
+}
+
+// RaiseThreads puts every thread of the process that is not yet there at
+// SCHED_FIFO priority prio, with SCHED_RESET_ON_FORK. It returns how many it
+// changed. A thread that exits meanwhile is not an error.
+func RaiseThreads(prio int) (int, error) {
+	prio = clampPriority(prio)
+	tids, err := threads()
+	if err != nil {
+		return 0, err
+	}
 	attr := unix.SchedAttr{
 		Size:     uint32(unsafe.Sizeof(unix.SchedAttr{})),
 		Policy:   unix.SCHED_FIFO,
 		Flags:    unix.SCHED_FLAG_RESET_ON_FORK,
 		Priority: uint32(prio),
 	}
-	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
-		r.SchedErr = err
+	n := 0
+	for _, tid := range tids {
+		if pol, p, err := Policy(tid); err == nil && pol == unix.SCHED_FIFO && p == prio {
+			continue
+		}
+		if err := unix.SchedSetAttr(tid, &attr, 0); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				continue
+			}
+			return n, err
+		}
+		n++
 	}
-	r.Scheduled = r.SchedErr == nil
-	return r
+	return n, nil
 }
 
-// Disable undoes Enable on the calling thread (it must be the same locked
-// thread): normal scheduling, memory unlocked.
+// Disable undoes Enable: every thread back to normal scheduling, memory
+// unlocked.
 func Disable() error {
+	tids, err := threads()
+	if err != nil {
+		return err
+	}
 	attr := unix.SchedAttr{Size: uint32(unsafe.Sizeof(unix.SchedAttr{})), Policy: unix.SCHED_NORMAL}
-	err := unix.SchedSetAttr(0, &attr, 0)
+	for _, tid := range tids {
+		if serr := unix.SchedSetAttr(tid, &attr, 0); serr != nil && !errors.Is(serr, unix.ESRCH) && err == nil {
+			err = serr
+		}
+	}
 	if uerr := unix.Munlockall(); err == nil {
 		err = uerr
 	}
 	return err
+}
+
+// threads lists the process's thread ids.
+func threads() ([]int, error) {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return nil, fmt.Errorf("listing threads: %w", err)
+	}
+	var tids []int
+	for _, e := range ents {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids, nil
 }
 
 // Policy returns the scheduling policy and priority of thread tid (0: the

@@ -1,47 +1,92 @@
 package rt
 
 import (
+	"fmt"
 	"os"
-	"runtime"
+	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// TestEnableRaisesOnlyTheCallingThread runs on a throw-away goroutine: its
-// locked thread dies with it, so the test process is left unchanged.
-func TestEnableRaisesOnlyTheCallingThread(t *testing.T) {
+// TestEnableRaisesEveryThreadNotChildren runs Enable in a child copy of
+// the test binary (it changes the whole process): every thread must end at
+// SCHED_FIFO, threads the runtime starts later too once RaiseThreads has
+// run, and a program the process executes must not (SCHED_RESET_ON_FORK:
+// resource scripts never run at realtime priority).
+func TestEnableRaisesEveryThreadNotChildren(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_SYS_NICE, CAP_IPC_LOCK)")
 	}
-	done := make(chan Result)
-	var other int
-	go func() {
-		r := Enable(0)
-		pol, prio, err := Policy(0)
-		if err != nil || pol != unix.SCHED_FIFO || prio != DefaultPriority {
-			t.Errorf("after Enable: policy %d prio %d err %v, want SCHED_FIFO %d", pol, prio, err, DefaultPriority)
-		}
-		if err := Disable(); err != nil {
-			t.Errorf("Disable: %v", err)
-		}
-		if pol, _, _ := Policy(0); pol != unix.SCHED_NORMAL {
-			t.Errorf("after Disable: policy %d", pol)
-		}
-		done <- r
-		// The thread stays locked and is discarded with this goroutine.
-	}()
-	r := <-done
-	if !r.Locked || !r.Scheduled || len(r.Warnings()) != 0 {
-		t.Fatalf("Enable as root: %+v", r)
+	if os.Getenv("RT_TEST_CHILD") == "1" {
+		rtChild()
+		return
 	}
-	runtime.LockOSThread()
-	other = unix.Gettid()
-	if pol, _, _ := Policy(other); pol != unix.SCHED_NORMAL {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEnableRaisesEveryThreadNotChildren$", "-test.v")
+	cmd.Env = append(os.Environ(), "RT_TEST_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var report string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "RT ") {
+			report = l
+		}
+	}
+	// RT <threads raised> <threads total> <threads not FIFO after sweep> <exec'd child policy> <enable warnings>
+	f := strings.Fields(report)
+	if len(f) < 6 {
+		t.Fatalf("no report from the child:\n%s", out)
+	}
+	if f[1] == "0" || f[3] != "0" || f[4] != "0" || f[5] != "none" {
+		t.Fatalf("child report %q: want some threads raised, none left normal after the sweep, the exec'd child at policy 0, no warnings\n%s", report, out)
+	}
+	if pol, _, _ := Policy(0); pol != unix.SCHED_NORMAL {
 		t.Errorf("the test's own thread changed policy to %d", pol)
 	}
-	runtime.UnlockOSThread()
+}
+
+// rtChild is the child side: Enable, force the runtime to start more
+// threads (goroutines blocked in system calls), sweep, and report.
+func rtChild() {
+	r := Enable(0)
+	warn := "none"
+	if w := r.Warnings(); len(w) > 0 {
+		warn = strings.ReplaceAll(strings.Join(w, "|"), " ", "_")
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ts = unix.Timespec{Nsec: 50e6}
+			unix.Nanosleep(&ts, nil) // blocks: the runtime may start a thread
+		}()
+	}
+	wg.Wait()
+	if _, err := RaiseThreads(0); err != nil {
+		warn = "sweep:" + err.Error()
+	}
+	tids, _ := threads()
+	normal := 0
+	for _, tid := range tids {
+		if pol, _, err := Policy(tid); err == nil && pol != unix.SCHED_FIFO {
+			normal++
+		}
+	}
+	// Field 41 of /proc/self/stat is the scheduling policy.
+	stat, _ := exec.Command("cat", "/proc/self/stat").Output()
+	s := string(stat)
+	rest := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	childPol := "?"
+	if len(rest) > 38 {
+		childPol = rest[38]
+	}
+	fmt.Printf("RT %d %d %d %s %s\n", r.Threads, len(tids), normal, childPol, warn)
+	Disable()
 }
 
 func TestWarningsNameTheRemedy(t *testing.T) {

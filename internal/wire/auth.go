@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"strconv"
+	"sync"
 )
 
 // Method is an authentication algorithm as named in /etc/ha.d/authkeys.
@@ -99,23 +100,59 @@ func (k Key) Digest(data []byte) (string, error) {
 // digester accumulates the authenticated bytes so callers can feed a
 // message piece by piece instead of building a copy of it first.
 type digester struct {
-	mac hash.Hash // HMAC methods
-	crc uint32    // crc method: running register (before the final inversion)
-	isC bool
+	mac  hash.Hash  // HMAC methods
+	pool *sync.Pool // where mac goes back when done
+	crc  uint32     // crc method: running register (before the final inversion)
+	isC  bool
 }
 
 func (k Key) newDigester() (digester, bool) {
+	var h func() hash.Hash
 	switch k.Method {
 	case MethodCRC:
 		return digester{isC: true}, true
 	case MethodMD5:
-		return digester{mac: hmac.New(md5.New, k.Secret)}, true
+		h = md5.New
 	case MethodSHA1:
-		return digester{mac: hmac.New(sha1.New, k.Secret)}, true
+		h = sha1.New
 	case MethodSHA256:
-		return digester{mac: hmac.New(sha256.New, k.Secret)}, true
+		h = sha256.New
+	default:
+		return digester{}, false
 	}
-	return digester{}, false
+	pool := macPool(k.Method, k.Secret, h)
+	return digester{mac: pool.Get().(hash.Hash), pool: pool}, true
+}
+
+// Every packet in and out is signed or checked, and a fresh HMAC costs a
+// handful of allocations (two hash states, the padded key). Keyed HMACs are
+// kept per method and secret and Reset between uses instead.
+var macPools struct {
+	sync.RWMutex
+	m map[Method]map[string]*sync.Pool
+}
+
+func macPool(m Method, secret []byte, h func() hash.Hash) *sync.Pool {
+	macPools.RLock()
+	p := macPools.m[m][string(secret)]
+	macPools.RUnlock()
+	if p != nil {
+		return p
+	}
+	macPools.Lock()
+	defer macPools.Unlock()
+	if macPools.m == nil {
+		macPools.m = map[Method]map[string]*sync.Pool{}
+	}
+	if macPools.m[m] == nil {
+		macPools.m[m] = map[string]*sync.Pool{}
+	}
+	if p = macPools.m[m][string(secret)]; p == nil {
+		key := append([]byte(nil), secret...)
+		p = &sync.Pool{New: func() any { return hmac.New(h, key) }}
+		macPools.m[m][string(key)] = p
+	}
+	return p
 }
 
 func (d *digester) put(p []byte) {
@@ -134,6 +171,12 @@ func (d *digester) appendHex(dst []byte) []byte {
 	}
 	var sum [sha256.Size]byte
 	out := d.mac.Sum(sum[:0])
+	// The digest is final: the HMAC goes back to its pool, reset to its
+	// keyed state. (A digester abandoned before this point just leaves
+	// its HMAC to the garbage collector.)
+	d.mac.Reset()
+	d.pool.Put(d.mac)
+	d.mac = nil
 	const digits = "0123456789abcdef"
 	for _, b := range out {
 		dst = append(dst, digits[b>>4], digits[b&15])

@@ -1,0 +1,116 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// waker is the main loop's alarm: a timerfd read through Go's netpoller
+// instead of a time.Timer. The difference is what wakes up. A Go timer also
+// wakes the runtime's monitor thread (sysmon sleeps until the next timer),
+// and arming one from the loop while another thread waits in the netpoller
+// interrupts that wait; on an idle cluster those extra thread wake-ups were
+// most of the daemon's CPU. A timerfd is just one more descriptor in the
+// epoll set the runtime already waits on: one wake-up per alarm. Its system
+// calls are raw for the same reason as the media's (internal/media/rawio.go):
+// none of them blocks.
+//
+// Should the timerfd ever fail, the waker falls back to a time.Timer for
+// good: the loop must keep its keepalives going whatever the cost, because a
+// daemon that stops while holding resources is a split brain in the making.
+type waker struct {
+	C chan struct{} // receives once per expiry that the loop has not yet seen
+
+	f        *os.File
+	rc       syscall.RawConn
+	fallback *time.Timer // non-nil once the timerfd failed
+}
+
+// newWaker returns a working waker; err says why it is on the fallback.
+func newWaker() (*waker, error) {
+	w := &waker{C: make(chan struct{}, 1)}
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		w.fallBack()
+		return w, fmt.Errorf("timerfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "timerfd")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		w.fallBack()
+		return w, fmt.Errorf("timerfd: %w", err)
+	}
+	w.f, w.rc = f, rc
+	go w.run()
+	return w, nil
+}
+
+func (w *waker) fallBack() {
+	if w.fallback == nil {
+		w.fallback = time.AfterFunc(time.Hour, w.fire)
+	}
+}
+
+func (w *waker) fire() {
+	select {
+	case w.C <- struct{}{}:
+	default: // one pending expiry is as good as two
+	}
+}
+
+func (w *waker) run() {
+	var buf [8]byte // the expiry count, which the loop does not need
+	for {
+		err := w.rc.Read(func(fd uintptr) bool {
+			_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+			return e != unix.EAGAIN
+		})
+		if err != nil {
+			return // closed
+		}
+		w.fire()
+	}
+}
+
+// Reset arms the alarm to go off once, d from now (at once when d <= 0),
+// replacing any earlier setting. An expiry of the earlier setting may still
+// be pending in C; the loop treats a Tick at any time as harmless.
+func (w *waker) Reset(d time.Duration) error {
+	if w.fallback != nil {
+		w.fallback.Reset(max(d, 0))
+		return nil
+	}
+	if d <= 0 {
+		d = 1 // a zero it_value would disarm the timer
+	}
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	var errno syscall.Errno
+	err := w.rc.Control(func(fd uintptr) {
+		_, _, errno = unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
+	})
+	if err == nil && errno != 0 {
+		err = errno
+	}
+	if err != nil {
+		w.fallBack()
+		w.fallback.Reset(d)
+		return fmt.Errorf("timerfd_settime: %w (the loop goes on with a Go timer)", err)
+	}
+	return nil
+}
+
+// Close stops the alarm and its reader goroutine.
+func (w *waker) Close() {
+	if w.fallback != nil {
+		w.fallback.Stop()
+	}
+	if w.f != nil {
+		w.f.Close()
+	}
+}
