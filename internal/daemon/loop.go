@@ -21,11 +21,17 @@ import (
 
 // The loop does not tick at a fixed pace: it sleeps until membership's
 // NextWake (the next keepalive, or the moment a peer or link would be found
-// dead), so an idle daemon wakes about once per keepalive plus once per
-// received packet, and a death is seen on the dot. maxSleep bounds the
-// sleep for the timers of the resource manager, the outdate requests and
-// the re-announcement, which are all in seconds.
-const maxSleep = 250 * time.Millisecond
+// dead), an outdate request's deadline or the partition-heal announcement,
+// so an idle daemon wakes about once per keepalive plus once per burst of
+// received packets, and a death is seen on the dot. While the resource
+// manager has anything under way, maxSleep bounds the sleep for its timers,
+// which are in seconds; an idle manager needs no timer (rm.Manager.Idle),
+// and idleSleep only keeps the load average, the realtime sweep and the
+// systemd watchdog going.
+const (
+	maxSleep  = 250 * time.Millisecond
+	idleSleep = 5 * time.Second
+)
 
 // deadCheck is membership's dead-check grid: fine enough that a death is
 // declared within a millisecond of its deadline (Heartbeat looks every
@@ -39,13 +45,25 @@ const deadCheck = time.Millisecond
 func (d *Daemon) nextWake(now time.Time) time.Time {
 	w := now
 	if !d.lastTick.IsZero() {
-		w = d.lastTick.Add(maxSleep)
+		sleep := maxSleep
+		if d.rm.Idle() {
+			sleep = idleSleep
+			if d.opts.Watchdog > 0 {
+				sleep = min(sleep, d.opts.Watchdog)
+			}
+		}
+		w = d.lastTick.Add(sleep)
 	}
-	if m := d.mem.NextWake(); !m.IsZero() && m.Before(w) {
-		w = m
+	earlier := func(t time.Time) {
+		if !t.IsZero() && t.Before(w) {
+			w = t
+		}
 	}
-	if !d.exitAt.IsZero() && d.exitAt.Before(w) {
-		w = d.exitAt
+	earlier(d.mem.NextWake())
+	earlier(d.exitAt)
+	earlier(d.announceAt)
+	for _, o := range d.outdates {
+		earlier(o.deadline)
 	}
 	return w
 }

@@ -212,3 +212,52 @@ func TestMainSession(t *testing.T) {
 	wantOwners(t, w, "pa2")
 	wantLog(t, w.nodes[1], "Received shutdown notice from 'pa1'.", "mach_down takeover complete.")
 }
+
+// TestIdleOnlyWhenNothingIsUnderWay: the daemon stops ticking an Idle
+// manager on a timer, so Idle must be false whenever a deadline or a job is
+// pending: during the start-up negotiation, during a standby and its
+// scripts, and after a peer's death while the takeover runs.
+func TestIdleOnlyWhenNothingIsUnderWay(t *testing.T) {
+	for _, mode := range []string{FailbackOn, FailbackOff} {
+		w := startPair(t, mode)
+		pa1, pa2 := w.nodes[0], w.nodes[1]
+		if pa2.m.Idle() {
+			t.Fatalf("%s: pa2 idle right after its start", mode)
+		}
+		w.run(30 * time.Second)
+		if !pa1.m.Idle() || !pa2.m.Idle() {
+			t.Fatalf("%s: not idle once stable: %s", mode, w.dump())
+		}
+		w.admin(0, "standby", "all")
+		if pa1.m.Idle() {
+			t.Fatalf("%s: pa1 idle right after asking for standby", mode)
+		}
+		sawBusy := false
+		for range 40 {
+			w.run(250 * time.Millisecond)
+			sawBusy = sawBusy || !pa2.m.Idle()
+		}
+		if !sawBusy {
+			t.Errorf("%s: pa2 never busy while taking over pa1's groups", mode)
+		}
+		if !pa1.m.Idle() || !pa2.m.Idle() {
+			t.Fatalf("%s: not idle 10 s after the standby: %s", mode, w.dump())
+		}
+		wantOwners(t, w, "pa2")
+		w.crash(1, false)
+		sawBusy = false
+		for range 200 {
+			w.run(100 * time.Millisecond)
+			sawBusy = sawBusy || !pa1.m.Idle()
+		}
+		if !sawBusy {
+			t.Errorf("%s: pa1 never busy while taking the group back from dead pa2", mode)
+		}
+		if st := pa1.m.Groups()[key]; st != Running {
+			t.Fatalf("%s: pa1's group is %v after pa2 died: %s", mode, st, w.dump())
+		}
+		if !pa1.m.Idle() {
+			t.Fatalf("%s: pa1 not idle after the takeover: %s", mode, w.dump())
+		}
+	}
+}

@@ -101,8 +101,8 @@ type world struct {
 	trace      bool
 	// daemonTicks ticks a node's manager only as the daemon's loop does:
 	// with each keepalive it sends, right after any other event it was
-	// stepped with, and at most 250 ms after the previous Tick, instead of
-	// on a fixed 250 ms grid.
+	// stepped with, and, unless the manager is Idle, at most 250 ms after
+	// the previous Tick, instead of on a fixed 250 ms grid.
 	daemonTicks bool
 }
 
@@ -318,7 +318,7 @@ func (w *world) next(limit time.Time) time.Time {
 	}
 	if w.daemonTicks {
 		for _, n := range w.nodes {
-			if n.running {
+			if n.running && !n.m.Idle() {
 				consider(n.lastTick.Add(daemonMaxSleep))
 			}
 		}
@@ -394,7 +394,8 @@ func (w *world) process() {
 		}
 		// membership: dead detection and comm-up
 		w.membership(i)
-		if !w.daemonTicks || sent || n.stepped || !w.now.Before(n.lastTick.Add(daemonMaxSleep)) {
+		capped := !n.m.Idle() && !w.now.Before(n.lastTick.Add(daemonMaxSleep))
+		if !w.daemonTicks || sent || n.stepped || capped {
 			n.lastTick, n.stepped = w.now, false
 			w.step(i, Tick{})
 		}

@@ -286,6 +286,24 @@ func (m *Manager) isStable() bool {
 		(m.rstate == stateStable || m.rstate == stateShutdown || m.rstate == stateInit)
 }
 
+// Idle reports that a Tick cannot change anything until the next event:
+// no deadline is pending (start-up negotiation, standby, auto-failback
+// retry, failure standby, fencing retry), no job runs or waits, and no
+// negotiation, heal or shutdown is under way. Every other check of onTick
+// depends only on state that events change, and the daemon ticks the
+// manager right after every event, so an idle manager needs no timer. It
+// is deliberately conservative: anything in progress counts as busy, and a
+// busy manager is ticked as before.
+func (m *Manager) Idle() bool {
+	return m.rstate == stateStable && m.otherStable &&
+		m.standby == standbyNot && m.standbyUntil.IsZero() &&
+		m.failbackRetryAt.IsZero() && m.failureStandbyAt.IsZero() &&
+		m.fencing == "" && m.fenceRetryAt.IsZero() &&
+		m.cur == nil && len(m.jobs) == 0 && len(m.self) == 0 &&
+		!m.takeover && !m.releasing && !m.conflictPending && !m.reqDeferred && !m.healing &&
+		!m.shutdownWanted && !m.shutdownRunning && len(m.asked) == 0
+}
+
 // RscStatus is `cl_status rscstatus`: none, local, foreign, all or transition.
 func (m *Manager) RscStatus() string {
 	if !m.isStable() {

@@ -38,9 +38,9 @@ type simResult struct {
 func TestSim(t *testing.T) { runSimSeeds(t, false) }
 
 // TestSimDaemonTicks runs the same checks with the managers ticked exactly
-// as the daemon's loop ticks them (with each keepalive, and at most 250 ms
-// apart), not also on every event as TestSim does: the timing of ticks
-// must not decide safety.
+// as the daemon's loop ticks them (with each keepalive, right after each
+// event, and at most 250 ms apart unless the manager is Idle), not on a
+// fixed grid as TestSim does: the timing of ticks must not decide safety.
 func TestSimDaemonTicks(t *testing.T) { runSimSeeds(t, true) }
 
 func runSimSeeds(t *testing.T, wake bool) {

@@ -87,7 +87,7 @@ func TestRealtimeOnAndRefused(t *testing.T) {
 	}
 	// ... but not the resource scripts it runs (SCHED_RESET_ON_FORK).
 	waitFor(t, 15*time.Second, "n1's script started", func() bool {
-		_, err := os.Stat(policyFile)
+		_, err := os.Stat(policyFile + ".on") // touched after the policy is written
 		return err == nil
 	})
 	if b, _ := os.ReadFile(policyFile); strings.TrimSpace(string(b)) != "0" {
