@@ -32,7 +32,8 @@ var ErrClosed = errors.New("medium closed")
 
 // Link is a Medium with its own supervisor goroutine: it opens the
 // transport, delivers received packets to Config.Recv, re-checks the
-// interface every Config.Retry and reopens after any failure.
+// interface every Config.Recheck (retries every Config.Retry while down)
+// and reopens after any failure.
 type Link struct {
 	spec Spec
 	cfg  Config
@@ -68,6 +69,9 @@ func OpenConfig(spec Spec, cfg Config) (*Link, error) {
 	}
 	if cfg.Retry <= 0 {
 		cfg.Retry = 2 * time.Second
+	}
+	if cfg.Recheck <= 0 {
+		cfg.Recheck = 10 * time.Second
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -198,6 +202,10 @@ func (l *Link) supervise(ready chan struct{}) {
 			close(ready)
 			first = false
 		}
+		wait := l.cfg.Retry
+		if tr != nil {
+			wait = l.cfg.Recheck
+		}
 		select {
 		case <-l.quit:
 			if tr != nil {
@@ -210,7 +218,7 @@ func (l *Link) supervise(ready chan struct{}) {
 		case err := <-readerErr:
 			drop(fmt.Errorf("receive: %w", err))
 		case <-l.kick:
-		case <-l.cfg.Clock.After(l.cfg.Retry):
+		case <-l.cfg.Clock.After(wait):
 		}
 	}
 }

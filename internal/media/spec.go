@@ -145,9 +145,14 @@ type Config struct {
 	Recv chan<- Packet
 	// Log gets the medium's log lines; nil discards them.
 	Log func(level, text string)
-	// Retry is how often a down link is retried and an up link re-checked
-	// (interface gone, renumbered, down). 0 means 2s.
+	// Retry is how often a down link is retried. 0 means 2s.
 	Retry time.Duration
+	// Recheck is how often an up link is re-checked (interface gone,
+	// re-created, renumbered, down). 0 means 10s. It can be slow: a failed
+	// send re-checks at once, and a down interface fails every send. Each
+	// check wakes the daemon, and at Heartbeat-era timings (keepalive 2 s)
+	// a 2 s re-check of every link woke it more often than its keepalives.
+	Recheck time.Duration
 	// Clock drives the retry loop; nil means the real clock.
 	Clock clock.Clock
 	// NetnsPath, when set, is a network namespace file (/run/netns/X): all

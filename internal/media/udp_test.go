@@ -157,6 +157,12 @@ func TestInterfaceDownUpAndRecreated(t *testing.T) {
 	// old device would be deaf and mute for ever.
 	cidr := a.Addr("eth1").String()
 	a.DelLink("eth1")
+	// The daemon sends every keepalive; the send that fails on the dead
+	// device is what re-checks the link now rather than at the next
+	// periodic check (Config.Recheck, 10 s).
+	if err := am.Send([]byte("after-delete")); err == nil {
+		t.Log("a send to the deleted device was accepted")
+	}
 	waitStatus(t, am, false)
 	a.Connect(br1, "eth1", cidr)
 	waitUp(t, am)
