@@ -270,15 +270,7 @@ func TestFailedStartRetriedWhenSetHasFailedStop(t *testing.T) {
 // puts off releasing pa1's home group; pa1, stable, never repeats its
 // claim. The release must happen once the standby request ends, not never.
 func TestRegressHealDuringStandby(t *testing.T) {
-	defer func(v bool) { *simTrace = v }(*simTrace)
-	*simTrace = true // keep the trace to check the path taken
-	r := runSim(t, 28434, false)
-	for _, v := range r.violations {
-		t.Errorf("seed 28434: %s", v)
-	}
-	if !strings.Contains(r.trace, "holds its own groups: releasing them here") {
-		t.Errorf("seed 28434 no longer exercises the deferred release; trace:\n%s", r.trace)
-	}
+	replaySeed(t, 28434, false, "holds its own groups: releasing them here")
 }
 
 // TestRegressStandbyGiveAfterFailedStop replays simulator seed 39069 (the
@@ -287,15 +279,7 @@ func TestRegressHealDuringStandby(t *testing.T) {
 // with "done" (pa1 would start the group while it may still run on pa2):
 // the standby is aborted and pa2 keeps claiming the stuck group.
 func TestRegressStandbyGiveAfterFailedStop(t *testing.T) {
-	defer func(v bool) { *simTrace = v }(*simTrace)
-	*simTrace = true
-	r := runSim(t, 39069, true)
-	for _, v := range r.violations {
-		t.Errorf("seed 39069: %s", v)
-	}
-	if !strings.Contains(r.trace, "failed to stop on pa2") {
-		t.Errorf("seed 39069 no longer exercises a failed stop during a standby; trace:\n%s", r.trace)
-	}
+	replaySeed(t, 39069, true, "failed to stop on pa2")
 }
 
 // TestRegressHealWhilePeerStops replays simulator seed 72304: the partition
@@ -304,15 +288,7 @@ func TestRegressStandbyGiveAfterFailedStop(t *testing.T) {
 // pending acquisition must wait until the peer says it is stable (or has
 // gone), not start a group the peer is still stopping.
 func TestRegressHealWhilePeerStops(t *testing.T) {
-	defer func(v bool) { *simTrace = v }(*simTrace)
-	*simTrace = true
-	r := runSim(t, 72304, false)
-	for _, v := range r.violations {
-		t.Errorf("seed 72304: %s", v)
-	}
-	if !strings.Contains(r.trace, "Acquisition of our resources deferred") {
-		t.Errorf("seed 72304 no longer defers the acquisition; trace:\n%s", r.trace)
-	}
+	replaySeed(t, 72304, false, "Acquisition of our resources deferred")
 }
 
 // TestRegressDeferredReleaseSurvivesLaterMessages replays simulator seed
@@ -320,10 +296,7 @@ func TestRegressHealWhilePeerStops(t *testing.T) {
 // group was cancelled by the peer's next, non-qualifying resource message
 // (info=req_our_resources()), so both nodes ran the group for good.
 func TestRegressDeferredReleaseSurvivesLaterMessages(t *testing.T) {
-	r := runSim(t, 241081, false)
-	for _, v := range r.violations {
-		t.Errorf("seed 241081: %s", v)
-	}
+	replaySeed(t, 241081, false, "")
 }
 
 // TestRegressHealDuringOwnStandbyWait replays simulator seed 177922: our
@@ -331,10 +304,7 @@ func TestRegressDeferredReleaseSurvivesLaterMessages(t *testing.T) {
 // for its answer must not keep our copies of the peer's groups running
 // until the 10 s standby timeout.
 func TestRegressHealDuringOwnStandbyWait(t *testing.T) {
-	r := runSim(t, 177922, false)
-	for _, v := range r.violations {
-		t.Errorf("seed 177922: %s", v)
-	}
+	replaySeed(t, 177922, false, "")
 }
 
 // TestRegressDeferredAcquireDuringOwnStandby replays simulator seed 87863
@@ -344,17 +314,30 @@ func TestRegressHealDuringOwnStandbyWait(t *testing.T) {
 // the peer, so both ran one. Giving our groups away cancels the deferred
 // acquisition, and none fires during a standby exchange.
 func TestRegressDeferredAcquireDuringOwnStandby(t *testing.T) {
-	r := runSim(t, 87863, false)
-	for _, v := range r.violations {
-		t.Errorf("seed 87863: %s", v)
-	}
+	replaySeed(t, 87863, false, "")
 }
 
 // TestRegressHealDuringOwnStandbyAllWait replays simulator seed 288403:
 // like 177922, but the lost standby request was for all groups.
 func TestRegressHealDuringOwnStandbyAllWait(t *testing.T) {
-	r := runSim(t, 288403, false)
+	replaySeed(t, 288403, false, "")
+}
+
+// replaySeed replays one simulator seed (wake: the daemon-ticks variant)
+// and fails on any violation. mustTrace, when set, is a line of the trace
+// that shows the seed still takes the path it was kept for: a later change
+// elsewhere could make it pass without exercising the fix at all.
+func replaySeed(t *testing.T, seed int64, wake bool, mustTrace string) {
+	t.Helper()
+	if mustTrace != "" {
+		defer func(v bool) { *simTrace = v }(*simTrace)
+		*simTrace = true
+	}
+	r := runSim(t, seed, wake)
 	for _, v := range r.violations {
-		t.Errorf("seed 288403: %s", v)
+		t.Errorf("seed %d: %s", seed, v)
+	}
+	if mustTrace != "" && !strings.Contains(r.trace, mustTrace) {
+		t.Errorf("seed %d no longer reaches %q; trace:\n%s", seed, mustTrace, r.trace)
 	}
 }
