@@ -139,12 +139,58 @@ func (t *Table) tick(now time.Time) {
 		t.sendReqnodes(now)
 	}
 	if !now.Before(t.nextDeadCheck) {
-		t.checkTimeouts(now)
+		// Judge as of the last grid point, not now: a tick between grid
+		// points (a keepalive) must not find a death before the grid
+		// point a node ticked every instant would find it at, and a tick
+		// that comes late must still find the deaths of its grid point.
+		t.checkTimeouts(t.lastGridPoint(now))
 		if !t.linksUp {
 			t.checkCommIsUp(now)
 		}
 		t.advanceDeadCheck(now)
 	}
+}
+
+// followPeer phase-locks our keepalive to a peer's: a fresh status from a
+// peer while ours is due within half a keepalive sends ours now, and the
+// next one is timed just after the peer's next status should arrive.
+//
+// Why: on an idle cluster a node's CPU is almost all wake-ups, and each
+// node wakes twice per keepalive, once for its own alarm and once for the
+// peer's status. Sending in the wake the peer's status caused makes the
+// follower's own alarm unnecessary: it wakes once per keepalive, and the
+// cluster's wake-ups per keepalive fall from four to three (measured:
+// -25% CPU per node, README "Measured").
+//
+// What it costs, and why that is safe:
+//   - We only ever send early, never late, so no peer ever sees a gap
+//     longer than our keepalive while the peer we follow is alive. The
+//     early send at lock time makes one gap as short as half a keepalive;
+//     gaps shorter than keepalive are harmless (deadtime and warntime
+//     bound long gaps only).
+//   - The follower's alarm is set followSlack after the peer's expected
+//     next status, so that jitter in its arrival does not make our alarm
+//     fire first. Only when the peer falls silent does that slack show, as
+//     one gap of keepalive+followSlack (at most 10 ms, or an eighth of
+//     keepalive), which is far below any warntime we accept (> keepalive).
+//   - A peer cannot make us send faster than twice per keepalive: after an
+//     early send the next one is at least half a keepalive away.
+//   - Two nodes never follow each other: right after our early send, our
+//     next status is a whole keepalive away when the leader hears it.
+//   - Death detection does not depend on when we send.
+func (t *Table) followPeer(now time.Time) {
+	k := t.cfg.Keepalive
+	if !t.started || t.nextStatus.Sub(now) > k/2 {
+		return
+	}
+	t.sendStatus(now)
+	t.nextStatus = now.Add(k + followSlack(k))
+}
+
+// followSlack is how long after a followed peer's expected status our own
+// alarm is set (followPeer).
+func followSlack(keepalive time.Duration) time.Duration {
+	return min(keepalive/8, 10*time.Millisecond)
 }
 
 // shutdown sends shutdone (spec §5.6 step 3).

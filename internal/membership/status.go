@@ -98,6 +98,9 @@ func (t *Table) handleStatus(now time.Time, n *node, m *wire.Message, seq, msgTi
 	n.remoteTS = msgTime
 	n.lastStatus = now
 	n.statusSeq = seq
+	if n != t.self {
+		t.followPeer(now)
+	}
 }
 
 // markDead is mark_node_dead (spec §5.3). Heartbeat logs and recovers even

@@ -69,6 +69,13 @@ func (t *Table) deadCheckAfter(deadline time.Time) time.Time {
 	return g.Add(k * t.cfg.DeadCheck)
 }
 
+// lastGridPoint is the last dead-check grid point at or before now, which
+// must not be before nextDeadCheck.
+func (t *Table) lastGridPoint(now time.Time) time.Time {
+	k := now.Sub(t.nextDeadCheck) / t.cfg.DeadCheck
+	return t.nextDeadCheck.Add(k * t.cfg.DeadCheck)
+}
+
 // advanceDeadCheck moves the dead-check grid past now in whole steps, so the
 // grid stays where it was however late the tick came (NextWake relies on it).
 func (t *Table) advanceDeadCheck(now time.Time) {

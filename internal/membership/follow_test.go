@@ -1,0 +1,130 @@
+package membership
+
+import (
+	"testing"
+	"time"
+)
+
+// statusTimes is when name transmitted a status in [since, until).
+func (n *Network) statusTimes(name string, since, until time.Time) []time.Time {
+	var out []time.Time
+	for _, e := range n.events[name] {
+		if tx, ok := e.a.(Transmit); ok && tx.Msg.Type() == "status" && !e.at.Before(since) && e.at.Before(until) {
+			out = append(out, e.at)
+		}
+	}
+	return out
+}
+
+// gaps are the intervals between consecutive times.
+func gaps(ts []time.Time) []time.Duration {
+	var out []time.Duration
+	for i := 1; i < len(ts); i++ {
+		out = append(out, ts[i].Sub(ts[i-1]))
+	}
+	return out
+}
+
+// TestFollowPeerLocksPhase: the node whose keepalive falls due soon after
+// the peer's status arrives sends in the same instant as it hears the peer,
+// from then on every keepalive, so its own alarm never has to wake it. No
+// gap is ever longer than keepalive while the peer lives, and when the peer
+// dies the follower goes back to its own pace after one gap of at most
+// keepalive+followSlack.
+func TestFollowPeerLocksPhase(t *testing.T) {
+	n := newNetwork(t, 1, "pa1", "pa2")
+	n.wake = true
+	k := n.tables["pa1"].cfg.Keepalive
+	n.start(300 * time.Millisecond) // pa2's keepalive is due 299 ms after pa1's status arrives
+	n.run(12 * time.Second)
+	bothActive(t, n)
+
+	// From 6 s on: after the start-up statuses and the one that drops the
+	// start-up deadtime bonus, 5 s after each start.
+	steady := t0.Add(6 * time.Second)
+	lead, follow := n.statusTimes("pa1", steady, n.now), n.statusTimes("pa2", steady, n.now)
+	if len(lead) < 5 || len(follow) != len(lead) {
+		t.Fatalf("pa1 sent %d statuses and pa2 %d since +5s, want the same (at least 5)", len(lead), len(follow))
+	}
+	for i := range lead {
+		if got := follow[i].Sub(lead[i]); got != n.latency {
+			t.Fatalf("status %d: pa2 sent %v after pa1, want %v (the moment pa1's status arrived)", i, got, n.latency)
+		}
+	}
+	for _, name := range []string{"pa1", "pa2"} {
+		for i, g := range gaps(n.statusTimes(name, steady, n.now)) {
+			if g > k || g < k/2 {
+				t.Errorf("%s: status gap %d is %v, want between %v and %v", name, i, g, k/2, k)
+			}
+		}
+	}
+
+	// The leader dies: one gap of at most keepalive+slack, then keepalive.
+	killed := n.now
+	n.stopped["pa1"] = true
+	n.run(4 * time.Second)
+	after := n.statusTimes("pa2", killed.Add(-k), n.now)
+	gs := gaps(after)
+	if len(gs) < 4 {
+		t.Fatalf("pa2 sent only %d statuses after pa1 died", len(after))
+	}
+	slack := followSlack(k)
+	if gs[0] > k+slack {
+		t.Errorf("first gap after the leader died is %v, want at most %v", gs[0], k+slack)
+	}
+	for i, g := range gs[1:] {
+		if g != k {
+			t.Errorf("gap %d after the leader died is %v, want %v", i+1, g, k)
+		}
+	}
+}
+
+// TestFollowPeerBoundsRate: a peer with a much shorter keepalive (or one
+// that floods statuses) cannot make us send more than twice per keepalive.
+func TestFollowPeerBoundsRate(t *testing.T) {
+	n := newNetwork(t, 2, "pa1", "pa2")
+	n.wake = true
+	fast := n.tables["pa2"]
+	fast.cfg.Keepalive = 20 * time.Millisecond
+	k := n.tables["pa1"].cfg.Keepalive
+	n.start(100 * time.Millisecond)
+	n.run(6 * time.Second)
+	from := n.now
+	n.run(20 * time.Second)
+	ts := n.statusTimes("pa1", from, n.now)
+	if max := int(2*20*time.Second/k) + 1; len(ts) > max {
+		t.Errorf("pa1 sent %d statuses in 20 s at keepalive %v, want at most %d", len(ts), k, max)
+	}
+	for i, g := range gaps(ts) {
+		if g < k/2 || g > k {
+			t.Errorf("pa1 status gap %d is %v, want between %v and %v", i, g, k/2, k)
+		}
+	}
+}
+
+// TestFollowPeerNeverMutual: with the phases the other way round, pa1
+// follows pa2 and pa2 keeps its own pace; the two never chase each other
+// into ever earlier keepalives.
+func TestFollowPeerNeverMutual(t *testing.T) {
+	n := newNetwork(t, 3, "pa1", "pa2")
+	n.wake = true
+	k := n.tables["pa1"].cfg.Keepalive
+	n.start(800 * time.Millisecond) // pa1's keepalive is due 199 ms after pa2's status arrives
+	n.run(6 * time.Second)
+	from := n.now
+	n.run(10 * time.Second)
+	lead, follow := n.statusTimes("pa2", from, from.Add(10*time.Second)), n.statusTimes("pa1", from, from.Add(10*time.Second))
+	if len(lead) != 10 || len(follow) != 10 {
+		t.Fatalf("in 10 s pa2 sent %d statuses and pa1 %d, want 10 each", len(lead), len(follow))
+	}
+	for i := range lead {
+		if got := follow[i].Sub(lead[i]); got != n.latency {
+			t.Fatalf("status %d: pa1 sent %v after pa2, want %v", i, got, n.latency)
+		}
+	}
+	for i, g := range gaps(lead) {
+		if g != k {
+			t.Errorf("leader pa2's gap %d is %v, want %v", i, g, k)
+		}
+	}
+}
