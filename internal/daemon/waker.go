@@ -29,6 +29,12 @@ type waker struct {
 	f        *os.File
 	rc       syscall.RawConn
 	fallback *time.Timer // non-nil once the timerfd failed
+
+	// Reset's argument and result, and its closure made once; Reset is
+	// called from the loop only.
+	spec    unix.ItimerSpec
+	errno   syscall.Errno
+	settime func(fd uintptr)
 }
 
 // newWaker returns a working waker; err says why it is on the fallback.
@@ -47,6 +53,9 @@ func newWaker() (*waker, error) {
 		return w, fmt.Errorf("timerfd: %w", err)
 	}
 	w.f, w.rc = f, rc
+	w.settime = func(fd uintptr) {
+		_, _, w.errno = unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&w.spec)), 0, 0, 0)
+	}
 	go w.run()
 	return w, nil
 }
@@ -66,11 +75,13 @@ func (w *waker) fire() {
 
 func (w *waker) run() {
 	var buf [8]byte // the expiry count, which the loop does not need
+	// One closure for all reads, not one per alarm (no allocation per wake).
+	read := func(fd uintptr) bool {
+		_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		return e != unix.EAGAIN
+	}
 	for {
-		err := w.rc.Read(func(fd uintptr) bool {
-			_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-			return e != unix.EAGAIN
-		})
+		err := w.rc.Read(read)
 		if err != nil {
 			return // closed
 		}
@@ -89,13 +100,10 @@ func (w *waker) Reset(d time.Duration) error {
 	if d <= 0 {
 		d = 1 // a zero it_value would disarm the timer
 	}
-	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
-	var errno syscall.Errno
-	err := w.rc.Control(func(fd uintptr) {
-		_, _, errno = unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
-	})
-	if err == nil && errno != 0 {
-		err = errno
+	w.spec = unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	err := w.rc.Control(w.settime)
+	if err == nil && w.errno != 0 {
+		err = w.errno
 	}
 	if err != nil {
 		w.fallBack()

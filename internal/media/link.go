@@ -3,7 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -20,7 +20,7 @@ import (
 type transport interface {
 	send(pkt []byte) error
 	// read blocks for the next packet; it fails once close was called.
-	read(buf []byte) (n int, from net.Addr, err error)
+	read(buf []byte) (n int, from netip.AddrPort, err error)
 	// check reports why the transport no longer matches the system
 	// (interface gone, down, renumbered), nil while it does.
 	check() error

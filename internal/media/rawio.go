@@ -3,6 +3,8 @@ package media
 import (
 	"fmt"
 	"net"
+	"net/netip"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -25,66 +27,106 @@ import (
 //     main loop on a full socket buffer: a late keepalive is worse than a
 //     dropped one, and the next keepalive comes soon.
 
-// recvRaw reads one datagram that is already queued on the socket,
-// waiting on the netpoller while none is. It fails with the connection's
-// error once the socket is closed.
-func recvRaw(rc syscall.RawConn, buf []byte) (int, *net.UDPAddr, error) {
-	var (
-		n     int
-		from  unix.RawSockaddrInet4
-		errno syscall.Errno
-	)
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			flen := uint32(unsafe.Sizeof(from))
-			r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd,
-				uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), unix.MSG_DONTWAIT,
-				uintptr(unsafe.Pointer(&from)), uintptr(unsafe.Pointer(&flen)))
-			switch e {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				// Nothing queued. Only now may we wait: the netpoller
-				// is edge-triggered, so waiting with a datagram still
-				// queued could wait for the next one.
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		}
-	})
-	if err != nil {
-		return 0, nil, err
-	}
-	if errno != 0 {
-		return 0, nil, fmt.Errorf("recvfrom: %w", errno)
-	}
-	var addr *net.UDPAddr
-	if from.Family == unix.AF_INET {
-		p := (*[2]byte)(unsafe.Pointer(&from.Port)) // network byte order
-		port := int(p[0])<<8 | int(p[1])
-		addr = &net.UDPAddr{IP: net.IPv4(from.Addr[0], from.Addr[1], from.Addr[2], from.Addr[3]).To4(), Port: port}
-	}
-	return n, addr, nil
+// rawReader reads datagrams that are already queued on a socket, waiting on
+// the netpoller while none is. Its closure and buffers are made once: an
+// idle daemon receives a few dozen packets a second, and allocating for
+// each (a closure, an address) was a visible share of its CPU. One reader
+// goroutine owns it.
+type rawReader struct {
+	rc    syscall.RawConn
+	buf   []byte
+	n     int
+	from  unix.RawSockaddrInet4
+	errno syscall.Errno
+	try   func(fd uintptr) bool
 }
 
-// sendRaw sends pkt to dst without ever blocking (see above).
-func sendRaw(rc syscall.RawConn, pkt []byte, dst *unix.RawSockaddrInet4) error {
-	var errno syscall.Errno
-	err := rc.Write(func(fd uintptr) bool {
-		var p unsafe.Pointer
-		if len(pkt) > 0 {
-			p = unsafe.Pointer(&pkt[0])
+func newRawReader(rc syscall.RawConn) *rawReader {
+	r := &rawReader{rc: rc}
+	r.try = r.recv
+	return r
+}
+
+func (r *rawReader) recv(fd uintptr) bool {
+	for {
+		flen := uint32(unsafe.Sizeof(r.from))
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd,
+			uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), unix.MSG_DONTWAIT,
+			uintptr(unsafe.Pointer(&r.from)), uintptr(unsafe.Pointer(&flen)))
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			// Nothing queued. Only now may we wait: the netpoller
+			// is edge-triggered, so waiting with a datagram still
+			// queued could wait for the next one.
+			return false
 		}
-		_, _, errno = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(p), uintptr(len(pkt)),
-			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, uintptr(unsafe.Pointer(dst)), unsafe.Sizeof(*dst))
+		r.n, r.errno = int(n), e
 		return true
-	})
+	}
+}
+
+// read reads one datagram into buf. It fails with the connection's error
+// once the socket is closed.
+func (r *rawReader) read(buf []byte) (int, netip.AddrPort, error) {
+	r.buf, r.from = buf, unix.RawSockaddrInet4{}
+	err := r.rc.Read(r.try)
+	r.buf = nil
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	if r.errno != 0 {
+		return 0, netip.AddrPort{}, fmt.Errorf("recvfrom: %w", r.errno)
+	}
+	var from netip.AddrPort
+	if r.from.Family == unix.AF_INET {
+		p := (*[2]byte)(unsafe.Pointer(&r.from.Port)) // network byte order
+		from = netip.AddrPortFrom(netip.AddrFrom4(r.from.Addr), uint16(p[0])<<8|uint16(p[1]))
+	}
+	return r.n, from, nil
+}
+
+// rawWriter sends datagrams to one address without ever blocking (see
+// above), with no allocation per send. The mutex only guards its scratch
+// fields: the daemon sends from its main loop alone.
+type rawWriter struct {
+	mu    sync.Mutex
+	rc    syscall.RawConn
+	dst   *unix.RawSockaddrInet4
+	pkt   []byte
+	errno syscall.Errno
+	try   func(fd uintptr) bool
+}
+
+func newRawWriter(rc syscall.RawConn, dst *unix.RawSockaddrInet4) *rawWriter {
+	w := &rawWriter{rc: rc, dst: dst}
+	w.try = w.sendto
+	return w
+}
+
+func (w *rawWriter) sendto(fd uintptr) bool {
+	var p unsafe.Pointer
+	if len(w.pkt) > 0 {
+		p = unsafe.Pointer(&w.pkt[0])
+	}
+	_, _, w.errno = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(p), uintptr(len(w.pkt)),
+		unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, uintptr(unsafe.Pointer(w.dst)), unsafe.Sizeof(*w.dst))
+	return true
+}
+
+func (w *rawWriter) send(pkt []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pkt = pkt
+	err := w.rc.Write(w.try)
+	w.pkt = nil
 	if err != nil {
 		return err
 	}
-	if errno != 0 {
-		return fmt.Errorf("sendto %d.%d.%d.%d: %w", dst.Addr[0], dst.Addr[1], dst.Addr[2], dst.Addr[3], errno)
+	if w.errno != 0 {
+		d := w.dst.Addr
+		return fmt.Errorf("sendto %d.%d.%d.%d: %w", d[0], d[1], d[2], d[3], w.errno)
 	}
 	return nil
 }

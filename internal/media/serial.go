@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
 	"sync"
 
@@ -141,17 +141,17 @@ func (t *serialTransport) lastWriteErr() error {
 	return t.writeErr
 }
 
-func (t *serialTransport) read(buf []byte) (int, net.Addr, error) {
+func (t *serialTransport) read(buf []byte) (int, netip.AddrPort, error) {
 	for len(t.ready) == 0 {
 		n, err := t.f.Read(t.chunk)
 		if err != nil {
-			return 0, nil, err
+			return 0, netip.AddrPort{}, err
 		}
 		t.ready = t.split.feed(t.chunk[:n])
 	}
 	frame := t.ready[0]
 	t.ready = t.ready[1:]
-	return copy(buf, frame), nil, nil
+	return copy(buf, frame), netip.AddrPort{}, nil
 }
 
 // check notices a tty that vanished (USB adapter unplugged) or a writer

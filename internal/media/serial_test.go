@@ -129,7 +129,7 @@ func TestSerialOverPTY(t *testing.T) {
 	}
 	for _, want := range []string{msg1, msg2, msg1} {
 		p := expectPacket(t, recv, slave, want)
-		if p.From != nil {
+		if p.From.IsValid() {
 			t.Errorf("serial packet has From %v", p.From)
 		}
 	}

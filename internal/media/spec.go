@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -110,9 +111,9 @@ func (s Spec) Validate() error {
 
 // Packet is one received message.
 type Packet struct {
-	Data []byte   // the datagram or serial frame, untrusted
-	Link string   // Spec.Name() of the medium it arrived on
-	From net.Addr // sender (*net.UDPAddr), nil for serial
+	Data []byte         // the datagram or serial frame, untrusted
+	Link string         // Spec.Name() of the medium it arrived on
+	From netip.AddrPort // sender; invalid (zero) for serial
 }
 
 // Medium is what the daemon holds per configured link.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"syscall"
 
@@ -144,29 +145,23 @@ var (
 // udpTransport is a send socket and a receive socket bound to one interface.
 // The sockets are driven through their RawConns (rawio.go).
 type udpTransport struct {
-	spec   Spec
-	iface  ifaceState
-	dst    *unix.RawSockaddrInet4
-	w, r   *net.UDPConn
-	wc, rc syscall.RawConn
+	spec  Spec
+	iface ifaceState
+	dst   *unix.RawSockaddrInet4
+	w, r  *net.UDPConn
+	out   *rawWriter
+	in    *rawReader
 }
 
 func (t *udpTransport) send(pkt []byte) error {
 	if len(pkt) > MaxPacket {
 		return fmt.Errorf("message of %d bytes exceeds %d", len(pkt), MaxPacket)
 	}
-	return sendRaw(t.wc, pkt, t.dst)
+	return t.out.send(pkt)
 }
 
-func (t *udpTransport) read(buf []byte) (int, net.Addr, error) {
-	n, from, err := recvRaw(t.rc, buf)
-	if err != nil {
-		return 0, nil, err
-	}
-	if from == nil {
-		return n, nil, nil
-	}
-	return n, from, nil
+func (t *udpTransport) read(buf []byte) (int, netip.AddrPort, error) {
+	return t.in.read(buf)
 }
 
 func (t *udpTransport) check() error {
@@ -197,15 +192,17 @@ func openUDP(s Spec, st ifaceState, dst *net.UDPAddr, raddr string, wopts, ropts
 		return nil, fmt.Errorf("receive socket on %s: %w", raddr, err)
 	}
 	t := &udpTransport{spec: s, iface: st, w: w, r: r}
+	var wc, rc syscall.RawConn
 	if t.dst, err = rawSockaddr(dst); err == nil {
-		if t.wc, err = w.SyscallConn(); err == nil {
-			t.rc, err = r.SyscallConn()
+		if wc, err = w.SyscallConn(); err == nil {
+			rc, err = r.SyscallConn()
 		}
 	}
 	if err != nil {
 		t.close()
 		return nil, err
 	}
+	t.out, t.in = newRawWriter(wc, t.dst), newRawReader(rc)
 	return t, nil
 }
 

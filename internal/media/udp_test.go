@@ -4,7 +4,6 @@ package media
 
 import (
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +42,7 @@ func sendUntilReceived(t *testing.T, l *Link, data string, ch <-chan Packet, fro
 		select {
 		case p := <-ch:
 			if string(p.Data) == data {
-				if p.Link != l.Name() || p.From.(*net.UDPAddr).IP.String() != from.Addr(l.Name()).Addr().String() {
+				if p.Link != l.Name() || p.From.Addr() != from.Addr(l.Name()).Addr() {
 					t.Fatalf("packet %q arrived as %s from %v", data, p.Link, p.From)
 				}
 				return
@@ -58,8 +57,7 @@ func sendUntilReceived(t *testing.T, l *Link, data string, ch <-chan Packet, fro
 func expectFrom(t *testing.T, ch <-chan Packet, link, data string, from *netlab.Node, ifname string) {
 	t.Helper()
 	p := expectPacket(t, ch, link, data)
-	ua, ok := p.From.(*net.UDPAddr)
-	if !ok || ua.IP.String() != from.Addr(ifname).Addr().String() {
+	if p.From.Addr() != from.Addr(ifname).Addr() {
 		t.Fatalf("packet %q from %v, want %s's %s address %s", data, p.From, from.Name, ifname, from.Addr(ifname).Addr())
 	}
 }
