@@ -171,8 +171,8 @@ func (t *Table) tick(now time.Time) {
 //   - The follower's alarm is set followSlack after the peer's expected
 //     next status, so that jitter in its arrival does not make our alarm
 //     fire first. Only when the peer falls silent does that slack show, as
-//     one gap of keepalive+followSlack (at most 10 ms, or an eighth of
-//     keepalive), which is far below any warntime we accept (> keepalive).
+//     one gap of keepalive+followSlack (5 ms at most): the size of ordinary
+//     scheduling jitter, which any sane warntime already allows for.
 //   - A peer cannot make us send faster than twice per keepalive: after an
 //     early send the next one is at least half a keepalive away.
 //   - Two nodes never follow each other: right after our early send, our
@@ -190,7 +190,7 @@ func (t *Table) followPeer(now time.Time) {
 // followSlack is how long after a followed peer's expected status our own
 // alarm is set (followPeer).
 func followSlack(keepalive time.Duration) time.Duration {
-	return min(keepalive/8, 10*time.Millisecond)
+	return min(keepalive/20, 5*time.Millisecond)
 }
 
 // shutdown sends shutdone (spec §5.6 step 3).

@@ -66,51 +66,65 @@ func perMinute(cpu, window time.Duration) time.Duration {
 }
 
 // TestBenchResourceUse: CPU seconds per minute and PSS per node (the mean of
-// the two nodes) of a two-node cluster on two links, heartbeatd vs Heartbeat, at keepalive
-// 100ms (the reference) and at seed 002's 2 s / 30 s. The two
-// daemons alternate over BENCH_ROUNDS rounds (default 3) of a 40 s window
-// each, so that a change in the machine's load during the run (this is a
-// virtual machine) shows up as spread in both instead of as a difference
-// between them; each round's ratio is printed too.
+// the two nodes) of a two-node cluster on two links, heartbeatd vs Heartbeat
+// vs the floor (tests/floor: the same packets on the wire with no protocol
+// behind them), at keepalive 100ms (the reference) and at seed
+// 002's 2 s / 30 s. The three alternate over BENCH_ROUNDS rounds (default
+// 3) of a 40 s window each, so that a change in the machine's load during
+// the run (this is a virtual machine) shows up as spread in all of them
+// instead of as a difference between them; each round's ratios are printed
+// too.
 func TestBenchResourceUse(t *testing.T) {
 	const window = 40 * time.Second
 	rounds := 3
 	if s := os.Getenv("BENCH_ROUNDS"); s != "" {
 		rounds, _ = strconv.Atoi(s)
 	}
+	floorBin := buildFloor(t)
 	type sample struct {
 		cpuPerMin time.Duration
 		pssKB     int
 		procs     int
 	}
+	const (
+		hd, hb, floor = "heartbeatd", "Heartbeat 3.0.6", "floor"
+	)
+	daemons := []string{hd, hb, floor}
 	type key struct{ timing, who string }
 	results := map[key][]sample{}
-	var ratios = map[string][]float64{}
+	ratios := map[key][]float64{} // heartbeatd / who, per round
 	timings := []timing{{"100ms", "1", "500ms", "3"}, {"2", "30", "10", "120"}}
 	for i, bench := range timings {
 		tname := "keepalive " + bench.keepalive + " deadtime " + bench.deadtime
 		for r := 0; r < rounds; r++ {
-			var pair [2]time.Duration
-			for j, real := range []bool{false, true} {
-				c := newCluster(t, fmt.Sprintf("b%d%s", i, map[bool]string{false: "hd", true: "hb"}[real]), false)
+			round := map[string]time.Duration{}
+			for j, who := range daemons {
+				c := newCluster(t, fmt.Sprintf("b%d%d", i, j), false)
 				var n1, n2 *hbNode
-				if real {
+				if who == hb {
 					n1, n2 = c.addRealNode("n1", 1), c.addRealNode("n2", 2)
 				} else {
 					n1, n2 = c.addNode("n1", 1), c.addNode("n2", 2)
 				}
 				for _, n := range []*hbNode{n1, n2} {
 					n.writeConf(c.haCF(n, bench, "bcast eth1 eth2", "auto_failback on\n"), "")
-					if real {
+					switch who {
+					case hb:
 						n.startReal()
-					} else {
+					case hd:
 						n.start()
+					case floor:
+						n.startFloor(floorBin, bench.keepalive)
 					}
 				}
-				waitFor(t, 30*time.Second, "both active", func() bool {
-					return n1.nodeStatus("n2") == "active" && n2.nodeStatus("n1") == "active"
-				})
-				time.Sleep(15 * time.Second) // past start-up and the resource negotiation
+				if who == floor {
+					time.Sleep(5 * time.Second)
+				} else {
+					waitFor(t, 30*time.Second, "both active", func() bool {
+						return n1.nodeStatus("n2") == "active" && n2.nodeStatus("n1") == "active"
+					})
+					time.Sleep(15 * time.Second) // past start-up and the resource negotiation
+				}
 				// Both nodes, averaged: with followPeer one node wakes once
 				// per keepalive and the other twice, and which is which
 				// depends on who started first.
@@ -119,35 +133,60 @@ func TestBenchResourceUse(t *testing.T) {
 				time.Sleep(window)
 				a1, pssA, procs := procUsage(n1.ns.NS)
 				b1, pssB, _ := procUsage(n2.ns.NS)
-				cpu0, cpu1, pss := (a0+b0)/2, (a1+b1)/2, (pssA+pssB)/2
-				who := "heartbeatd"
-				if real {
-					who = "Heartbeat 3.0.6"
-				}
-				pair[j] = perMinute(cpu1-cpu0, window)
-				results[key{tname, who}] = append(results[key{tname, who}], sample{pair[j], pss, procs})
+				cpu := perMinute((a1+b1-a0-b0)/2, window)
+				round[who] = cpu
+				results[key{tname, who}] = append(results[key{tname, who}], sample{cpu, (pssA + pssB) / 2, procs})
 				// Stop this pair so it does not load the next measurement.
 				n1.killProcesses()
 				n2.killProcesses()
 			}
-			ratios[tname] = append(ratios[tname], float64(pair[0])/float64(pair[1]))
+			for _, who := range []string{hb, floor} {
+				ratios[key{tname, who}] = append(ratios[key{tname, who}], float64(round[hd])/float64(round[who]))
+			}
 		}
 	}
 	t.Logf("per node (mean of the two), bcast on 2 links, %d rounds of %v, daemons alternating:", rounds, window)
 	t.Logf("%-26s %-16s %22s %10s %6s", "timings", "daemon", "CPU s/minute med (min-max)", "PSS", "procs")
 	for _, bench := range timings {
 		tname := "keepalive " + bench.keepalive + " deadtime " + bench.deadtime
-		for _, who := range []string{"heartbeatd", "Heartbeat 3.0.6"} {
+		for _, who := range daemons {
 			v := results[key{tname, who}]
 			sort.Slice(v, func(i, j int) bool { return v[i].cpuPerMin < v[j].cpuPerMin })
 			med := v[len(v)/2]
 			t.Logf("%-26s %-16s %8.3f (%.3f-%.3f) %8d kB %6d", tname, who, med.cpuPerMin.Seconds(),
 				v[0].cpuPerMin.Seconds(), v[len(v)-1].cpuPerMin.Seconds(), med.pssKB, med.procs)
 		}
-		rs := ratios[tname]
-		sort.Float64s(rs)
-		t.Logf("%-26s heartbeatd / Heartbeat per round: %.2f", tname, rs)
+		for _, who := range []string{hb, floor} {
+			rs := ratios[key{tname, who}]
+			sort.Float64s(rs)
+			t.Logf("%-26s heartbeatd / %s per round: %.2f", tname, who, rs)
+		}
 	}
+}
+
+// buildFloor builds tests/floor, the bench's yardstick.
+func buildFloor(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "floor")
+	if out, err := exec.Command("go", "build", "-o", bin, "heartbeatd/tests/floor").CombinedOutput(); err != nil {
+		t.Fatalf("go build tests/floor: %v: %s", err, out)
+	}
+	return bin
+}
+
+// startFloor runs the floor program in the node's namespace on eth1 and
+// eth2 at the given keepalive (ha.cf syntax: plain numbers are seconds).
+func (n *hbNode) startFloor(bin, keepalive string) {
+	n.c.t.Helper()
+	if _, err := strconv.ParseFloat(keepalive, 64); err == nil {
+		keepalive += "s"
+	}
+	n.cmd = n.ns.Command(bin, "-keepalive", keepalive, "-port", "694", "-bcast", "eth1,eth2")
+	if err := n.cmd.Start(); err != nil {
+		n.c.t.Fatalf("start floor on %s: %v", n.name, err)
+	}
+	n.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, ch chan struct{}) { cmd.Wait(); close(ch) }(n.cmd, n.exited)
 }
 
 // TestBenchFailoverLatency measures, from the client's view, the time from a
