@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -69,6 +71,86 @@ func TestTwoNodesBcastLinksAndDeath(t *testing.T) {
 	if !strings.Contains(n2.log(), "node n1: is dead") {
 		t.Errorf("n2's log lacks \"node n1: is dead\"")
 	}
+}
+
+// TestKeepalivesFallIntoStep: n2 starts 230 ms after n1, so their
+// keepalives (100 ms) are 30 ms apart; within a second one node's statuses
+// follow the other's within followSlack (5 ms): membership's followPeer at
+// work in a real cluster. Without it they would stay 30 ms apart.
+func TestKeepalivesFallIntoStep(t *testing.T) {
+	c := newCluster(t, "step", false)
+	n1, n2 := c.addNode("n1", 1), c.addNode("n2", 2)
+	t.Cleanup(func() { dumpLogs(t, c) })
+	for _, n := range []*hbNode{n1, n2} {
+		n.writeConf(c.haCF(n, fast, "bcast eth1 eth2", "auto_failback on\n"), "")
+	}
+	n1.start()
+	time.Sleep(230 * time.Millisecond)
+	n2.start()
+	waitFor(t, 10*time.Second, "both nodes active", func() bool {
+		return n1.nodeStatus("n2") == "active" && n2.nodeStatus("n1") == "active"
+	})
+	time.Sleep(time.Second)
+	var out strings.Builder
+	dump := n2.ns.Command("tcpdump", "-l", "-n", "-tt", "-A", "-i", "eth1", "udp port 694")
+	dump.Stdout = &out
+	if err := dump.Start(); err != nil {
+		t.Fatalf("tcpdump: %v", err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	dump.Process.Signal(syscall.SIGINT)
+	dump.Wait()
+	// A header line ("1700000000.123456 IP 10.0.1.1.38000 > ...") then
+	// the payload in ASCII, where a status shows "t=status".
+	type status struct {
+		at   float64
+		from string
+	}
+	var sts []status
+	var at float64
+	var from string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[1] == "IP" {
+			if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+				at, from = v, f[2][:strings.LastIndexByte(f[2], '.')]
+				continue
+			}
+		}
+		if from != "" && strings.Contains(line, "t=status") {
+			sts = append(sts, status{at, from})
+			from = ""
+		}
+	}
+	addr := map[string]string{n1.ns.Addr("eth1").Addr().String(): "n1", n2.ns.Addr("eth1").Addr().String(): "n2"}
+	// For each node: how many of its statuses came within 5 ms after the
+	// other node's latest one.
+	inStep, total := map[string]int{}, map[string]int{}
+	last := map[string]float64{}
+	for _, s := range sts {
+		me := addr[s.from]
+		other := map[string]string{"n1": "n2", "n2": "n1"}[me]
+		if me == "" {
+			continue
+		}
+		if l, ok := last[other]; ok {
+			total[me]++
+			if s.at-l >= 0 && s.at-l <= 0.005 {
+				inStep[me]++
+			}
+		}
+		last[me] = s.at
+	}
+	if total["n1"] < 15 || total["n2"] < 15 {
+		t.Fatalf("captured %d statuses of n1 and %d of n2 in 2.5 s at keepalive 100 ms:\n%s", total["n1"], total["n2"], out.String())
+	}
+	for _, me := range []string{"n1", "n2"} {
+		if inStep[me]*10 >= total[me]*8 {
+			t.Logf("%s sent %d of %d statuses within 5 ms after its peer's", me, inStep[me], total[me])
+			return
+		}
+	}
+	t.Errorf("neither node follows the other's keepalive: within 5 ms after the peer's status: n1 %d of %d, n2 %d of %d",
+		inStep["n1"], total["n1"], inStep["n2"], total["n2"])
 }
 
 func TestBothLinksCutMeansDead(t *testing.T) {
