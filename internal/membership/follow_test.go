@@ -128,3 +128,42 @@ func TestFollowPeerNeverMutual(t *testing.T) {
 		}
 	}
 }
+
+// TestFollowPeerThreeNodes: three nodes started out of step settle into
+// one step, every node sending exactly every keepalive: none speeds up,
+// none leaves a longer gap.
+func TestFollowPeerThreeNodes(t *testing.T) {
+	for seed := int64(1); seed <= 5; seed++ {
+		n := newNetwork(t, seed, "pa1", "pa2", "pa3")
+		n.wake = true
+		k := n.tables["pa1"].cfg.Keepalive
+		n.start(time.Duration(170+37*seed) * time.Millisecond)
+		n.run(8 * time.Second)
+		from := n.now
+		n.run(20 * time.Second)
+		var first, last time.Time
+		for _, name := range n.names {
+			at := n.lastStatusSent(name)
+			if first.IsZero() || at.Before(first) {
+				first = at
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+		if spread := last.Sub(first); spread > 2*n.latency {
+			t.Errorf("seed %d: the three nodes' last statuses are %v apart, want one step (at most %v)", seed, spread, 2*n.latency)
+		}
+		for _, name := range n.names {
+			ts := n.statusTimes(name, from, n.now)
+			if len(ts) != 20 {
+				t.Errorf("seed %d: %s sent %d statuses in 20 s at keepalive %v, want 20", seed, name, len(ts), k)
+			}
+			for i, g := range gaps(ts) {
+				if g != k {
+					t.Errorf("seed %d: %s status gap %d is %v, want %v", seed, name, i, g, k)
+				}
+			}
+		}
+	}
+}
