@@ -230,14 +230,22 @@ func (d *Daemon) receive(p media.Packet) {
 			// packets must not flood the log.
 			if now := time.Now(); now.Sub(d.badAuth[src]) >= time.Second {
 				d.badAuth[src] = now
-				d.log.Logf(logging.Warn, "string2msg_ll: node [%s] failed authentication (link %s, from %v)", src, p.Link, p.From)
+				d.log.Logf(logging.Warn, "string2msg_ll: node [%s] failed authentication (link %s, from %s)", src, p.Link, fromOf(p))
 			}
 		} else if d.cfg.LogBadPack {
-			d.log.Logf(logging.Debug, "dropped bad packet on %s from %v: %v", p.Link, p.From, err)
+			d.log.Logf(logging.Debug, "dropped bad packet on %s from %s: %v", p.Link, fromOf(p), err)
 		}
 		return
 	}
 	d.stepMem(membership.Received{Msg: msg, Link: p.Link})
+}
+
+// fromOf is the sender for a log line: ADDR:PORT, "-" for a serial frame.
+func fromOf(p media.Packet) string {
+	if !p.From.IsValid() {
+		return "-"
+	}
+	return p.From.String()
 }
 
 // srcOf extracts a printable src for the log from a packet that failed

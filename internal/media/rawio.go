@@ -29,9 +29,9 @@ import (
 
 // rawReader reads datagrams that are already queued on a socket, waiting on
 // the netpoller while none is. Its closure and buffers are made once: an
-// idle daemon receives a few dozen packets a second, and allocating for
-// each (a closure, an address) was a visible share of its CPU. One reader
-// goroutine owns it.
+// idle daemon receives a few dozen packets a second, and allocating a
+// closure and an address for each only made garbage. One reader goroutine
+// owns it.
 type rawReader struct {
 	rc    syscall.RawConn
 	buf   []byte
@@ -131,7 +131,7 @@ func (w *rawWriter) send(pkt []byte) error {
 	return nil
 }
 
-// rawSockaddr is addr in the kernel's layout, for sendRaw.
+// rawSockaddr is addr in the kernel's layout, for rawWriter.
 func rawSockaddr(addr *net.UDPAddr) (*unix.RawSockaddrInet4, error) {
 	ip := addr.IP.To4()
 	if ip == nil {

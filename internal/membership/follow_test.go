@@ -25,6 +25,22 @@ func gaps(ts []time.Time) []time.Duration {
 	return out
 }
 
+// inStep checks that follower sent exactly as many statuses as leader in
+// [since, until), want of each, every one at the moment the leader's
+// arrived (one network latency later).
+func inStep(t *testing.T, n *Network, leader, follower string, since, until time.Time, want int) {
+	t.Helper()
+	lead, follow := n.statusTimes(leader, since, until), n.statusTimes(follower, since, until)
+	if len(lead) != want || len(follow) != want {
+		t.Fatalf("%s sent %d statuses and %s %d, want %d each", leader, len(lead), follower, len(follow), want)
+	}
+	for i := range lead {
+		if got := follow[i].Sub(lead[i]); got != n.latency {
+			t.Fatalf("status %d: %s sent %v after %s, want %v (the moment its status arrived)", i, follower, got, leader, n.latency)
+		}
+	}
+}
+
 // TestFollowPeerLocksPhase: the node whose keepalive falls due soon after
 // the peer's status arrives sends in the same instant as it hears the peer,
 // from then on every keepalive, so its own alarm never has to wake it. No
@@ -42,15 +58,7 @@ func TestFollowPeerLocksPhase(t *testing.T) {
 	// From 6 s on: after the start-up statuses and the one that drops the
 	// start-up deadtime bonus, 5 s after each start.
 	steady := t0.Add(6 * time.Second)
-	lead, follow := n.statusTimes("pa1", steady, n.now), n.statusTimes("pa2", steady, n.now)
-	if len(lead) < 5 || len(follow) != len(lead) {
-		t.Fatalf("pa1 sent %d statuses and pa2 %d since +5s, want the same (at least 5)", len(lead), len(follow))
-	}
-	for i := range lead {
-		if got := follow[i].Sub(lead[i]); got != n.latency {
-			t.Fatalf("status %d: pa2 sent %v after pa1, want %v (the moment pa1's status arrived)", i, got, n.latency)
-		}
-	}
+	inStep(t, n, "pa1", "pa2", steady, n.now, 7)
 	for _, name := range []string{"pa1", "pa2"} {
 		for i, g := range gaps(n.statusTimes(name, steady, n.now)) {
 			if g > k || g < k/2 {
@@ -113,15 +121,8 @@ func TestFollowPeerNeverMutual(t *testing.T) {
 	n.run(6 * time.Second)
 	from := n.now
 	n.run(10 * time.Second)
-	lead, follow := n.statusTimes("pa2", from, from.Add(10*time.Second)), n.statusTimes("pa1", from, from.Add(10*time.Second))
-	if len(lead) != 10 || len(follow) != 10 {
-		t.Fatalf("in 10 s pa2 sent %d statuses and pa1 %d, want 10 each", len(lead), len(follow))
-	}
-	for i := range lead {
-		if got := follow[i].Sub(lead[i]); got != n.latency {
-			t.Fatalf("status %d: pa1 sent %v after pa2, want %v", i, got, n.latency)
-		}
-	}
+	lead := n.statusTimes("pa2", from, from.Add(10*time.Second))
+	inStep(t, n, "pa2", "pa1", from, from.Add(10*time.Second), 10)
 	for i, g := range gaps(lead) {
 		if g != k {
 			t.Errorf("leader pa2's gap %d is %v, want %v", i, g, k)
