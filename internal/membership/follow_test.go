@@ -46,7 +46,7 @@ func inStep(t *testing.T, n *Network, leader, follower string, since, until time
 // from then on every keepalive, so its own alarm never has to wake it. No
 // gap is ever longer than keepalive while the peer lives, and when the peer
 // dies the follower goes back to its own pace after one gap of at most
-// keepalive+followSlack.
+// keepalive+FollowSlack.
 func TestFollowPeerLocksPhase(t *testing.T) {
 	n := newNetwork(t, 1, "pa1", "pa2")
 	n.wake = true
@@ -76,7 +76,7 @@ func TestFollowPeerLocksPhase(t *testing.T) {
 	if len(gs) < 4 {
 		t.Fatalf("pa2 sent only %d statuses after pa1 died", len(after))
 	}
-	slack := followSlack(k)
+	slack := FollowSlack(k)
 	if gs[0] > k+slack {
 		t.Errorf("first gap after the leader died is %v, want at most %v", gs[0], k+slack)
 	}

@@ -75,7 +75,7 @@ func TestTwoNodesBcastLinksAndDeath(t *testing.T) {
 
 // TestKeepalivesFallIntoStep: n2 starts 230 ms after n1, so their
 // keepalives (100 ms) are 30 ms apart; within a second one node's statuses
-// follow the other's within followSlack (5 ms): membership's followPeer at
+// follow the other's within FollowSlack (5 ms): membership's followPeer at
 // work in a real cluster. Without it they would stay 30 ms apart.
 func TestKeepalivesFallIntoStep(t *testing.T) {
 	c := newCluster(t, "step", false)

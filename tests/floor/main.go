@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"heartbeatd/internal/media"
+	"heartbeatd/internal/membership"
 	"heartbeatd/internal/rt"
 )
 
@@ -95,7 +96,7 @@ func run(keepalive time.Duration, port int, ifaces []string, realtime bool) erro
 			// The same phase-locking as heartbeatd's (membership's
 			// followPeer), or the floor would wake twice as often.
 			if now := time.Now(); next.Sub(now) <= keepalive/2 {
-				next = send(now).Add(min(keepalive/20, 5*time.Millisecond))
+				next = send(now).Add(membership.FollowSlack(keepalive))
 			}
 		case <-alarm.c:
 			if now := time.Now(); !now.Before(next) {
