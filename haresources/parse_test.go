@@ -2,6 +2,8 @@ package haresources
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +86,7 @@ func TestParseLab(t *testing.T) {
 	if d := cmp.Diff(want, f.Groups); d != "" {
 		t.Errorf("groups (-want +got):\n%s", d)
 	}
-	// From vectors/heartbeat-3.0.6/C-extras/logs/pa2/ha-log.
+	// As logged by pa2 in the C-extras session of the Heartbeat 3.0.6 lab (ha-log).
 	const logged = "pa1 10.201.0.100/24/eth1 padummy::alpha::beta"
 	if got := f.Groups[0].String(); got != logged {
 		t.Errorf("String() = %q, Heartbeat logged %q", got, logged)
@@ -94,24 +96,19 @@ func TestParseLab(t *testing.T) {
 	}
 }
 
-// The testdata copies must not drift from the shared originals.
-func TestTestdataMatchesShared(t *testing.T) {
-	lab, err := os.ReadFile("/work/shared/vectors/heartbeat-3.0.6/lab/haresources")
-	if err != nil {
-		t.Fatalf("shared vectors not available: %v", err)
-	}
+// The testdata files must stay as their sources wrote them: lab.haresources
+// byte for byte the capture lab's file (its SHA-256 is pinned here), and
+// every line of seed002.haresources a whole line of the article excerpt.
+func TestTestdataMatchesSources(t *testing.T) {
+	const labSHA256 = "926734feda506fe42719570058a33ddb93fda8ba462776a012e53b65929bd6eb"
 	mine, err := os.ReadFile(filepath.Join("testdata", "lab.haresources"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(lab, mine) {
-		t.Errorf("testdata/lab.haresources differs from the shared lab file")
+	if sum := sha256.Sum256(mine); hex.EncodeToString(sum[:]) != labSHA256 {
+		t.Errorf("testdata/lab.haresources differs from the lab file (SHA-256 %x, want %s)", sum, labSHA256)
 	}
-	seeds, _ := filepath.Glob("/work/shared/seeds/002_*.txt")
-	if len(seeds) != 1 {
-		t.Fatalf("seed 002 not available")
-	}
-	seed, err := os.ReadFile(seeds[0])
+	seed, err := os.ReadFile(filepath.Join("testdata", "seed002-article.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // snapshotA is the state of node pa1 in the A-main capture at 01:41:22
-// (vectors/heartbeat-3.0.6/A-main/cl_status.txt): Heartbeat's node walk
+// (its cl_status.txt, taken during the lab run): Heartbeat's node walk
 // returns the nodes and links in reverse configuration order.
 func snapshotA() *Snapshot {
 	links := []Link{{"eth2", "up"}, {"eth1", "up"}}

@@ -2,8 +2,10 @@ package wire
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,37 +13,21 @@ import (
 	"testing"
 )
 
-// vectorsDir locates shared/vectors/heartbeat-3.0.6: $HEARTBEATD_SHARED
-// (the shared directory), else a "shared" directory beside the repository
-// found by walking up from the test's working directory. CI must have the
-// vectors, so a missing directory fails the test instead of skipping it.
+// vectorsDir is the directory of the Heartbeat 3.0.6 captures, relative to
+// the package directory (the working directory of its tests). The vectors
+// are part of the repository, so a missing directory fails the test instead
+// of skipping it.
 func vectorsDir(t testing.TB) string {
 	t.Helper()
-	const rel = "vectors/heartbeat-3.0.6"
-	if s := os.Getenv("HEARTBEATD_SHARED"); s != "" {
-		d := filepath.Join(s, rel)
-		if _, err := os.Stat(filepath.Join(d, "README.md")); err != nil {
-			t.Fatalf("HEARTBEATD_SHARED=%s: %v", s, err)
-		}
-		return d
+	d := filepath.Join("testdata", "heartbeat-3.0.6")
+	if _, err := os.Stat(filepath.Join(d, "README.md")); err != nil {
+		t.Fatalf("test vectors not found: %v", err)
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		for _, cand := range []string{filepath.Join(d, "shared", rel), filepath.Join(filepath.Dir(d), "shared", rel)} {
-			if _, err := os.Stat(filepath.Join(cand, "README.md")); err == nil {
-				return cand
-			}
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	t.Fatalf("test vectors not found: set HEARTBEATD_SHARED or put shared/%s beside the repository (searched up from %s)", rel, wd)
-	return ""
+	return d
 }
+
+// pcapSuffix ends the name of every capture file (gzip-compressed pcap).
+const pcapSuffix = ".pcap.gz"
 
 // frame is one captured Ethernet frame.
 type frame struct {
@@ -49,12 +35,21 @@ type frame struct {
 	data []byte
 }
 
-// readPcap reads a classic libpcap file (either byte order, µs or ns
-// timestamps) with Ethernet link type.
+// readPcap reads a gzip-compressed classic libpcap file (either byte order,
+// µs or ns timestamps) with Ethernet link type.
 func readPcap(path string) ([]frame, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	if len(b) < 24 {
 		return nil, fmt.Errorf("%s: short pcap header", path)
@@ -128,8 +123,8 @@ func hbPayload(fr []byte) (kind string, payload []byte) {
 	return "", nil
 }
 
-// capturePcaps lists the link*.pcap files of every session, as
-// verify_auth.py does (merged.pcap and events/*.pcap are copies).
+// capturePcaps lists the link*.pcap.gz files of every session: the raw
+// per-link captures, the set verify_auth.py checks.
 func capturePcaps(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
@@ -137,7 +132,7 @@ func capturePcaps(t testing.TB, dir string) []string {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasPrefix(d.Name(), "link") && strings.HasSuffix(d.Name(), ".pcap") {
+		if !d.IsDir() && strings.HasPrefix(d.Name(), "link") && strings.HasSuffix(d.Name(), pcapSuffix) {
 			out = append(out, p)
 		}
 		return nil
@@ -147,13 +142,13 @@ func capturePcaps(t testing.TB, dir string) []string {
 	}
 	sort.Strings(out)
 	if len(out) == 0 {
-		t.Fatalf("no link*.pcap under %s", dir)
+		t.Fatalf("no link*%s under %s", pcapSuffix, dir)
 	}
 	return out
 }
 
 // keyringFor reads the authkeys file that belongs to a capture:
-// "authkeys.<sfx>" beside "...-<sfx>.pcap", else "authkeys" in the
+// "authkeys.<sfx>" beside "...-<sfx>.pcap.gz", else "authkeys" in the
 // capture's directory or a parent up to the vectors directory. The parser
 // is deliberately minimal (the real one lives in internal/config).
 func keyringFor(t testing.TB, pcap, top string) *Keyring {
@@ -161,7 +156,7 @@ func keyringFor(t testing.TB, pcap, top string) *Keyring {
 	dir, base := filepath.Dir(pcap), filepath.Base(pcap)
 	var path string
 	if i := strings.LastIndexByte(base, '-'); i >= 0 {
-		cand := filepath.Join(dir, "authkeys."+strings.TrimSuffix(base[i+1:], ".pcap"))
+		cand := filepath.Join(dir, "authkeys."+strings.TrimSuffix(base[i+1:], pcapSuffix))
 		if _, err := os.Stat(cand); err == nil {
 			path = cand
 		}

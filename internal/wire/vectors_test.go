@@ -28,8 +28,9 @@ var (
 	capturesErr  string
 )
 
-// loadCaptures reads every Heartbeat payload of every link*.pcap (the set
-// verify_auth.py checks), with the keyring that belongs to it.
+// loadCaptures reads every Heartbeat payload of every per-link capture
+// (testdata/heartbeat-3.0.6/*/link*.pcap.gz), with the keyring that belongs
+// to it.
 func loadCaptures(t testing.TB) []captured {
 	t.Helper()
 	dir := vectorsDir(t)
@@ -91,7 +92,7 @@ func eventWindow(t testing.TB, session, prefix string) (float64, float64) {
 }
 
 // TestCapturesAuthenticate decodes every captured packet with its keyring
-// and checks the counts published with the vectors: 7 392 trailer MACs and
+// and checks the counts published with the captures: 7 392 trailer MACs and
 // 5 876 inner auth fields verify, and exactly the 6 E-interop packets signed
 // with a wrong key fail, with ErrAuth.
 func TestCapturesAuthenticate(t *testing.T) {
@@ -165,7 +166,7 @@ func TestCapturesAuthenticate(t *testing.T) {
 	t.Logf("packets=%d trailer_ok=%d inner_ok=%d (classic %d) no_inner=%d icmp=%d bad_key=%d",
 		len(caps), trailerOK, innerOK, classicOK, noInner, icmp, badKey)
 	if trailerOK != 7392 || innerOK != 5876 || badKey != 6 {
-		t.Errorf("trailer_ok=%d inner_ok=%d bad_key=%d, want 7392, 5876, 6 (vectors README)", trailerOK, innerOK, badKey)
+		t.Errorf("trailer_ok=%d inner_ok=%d bad_key=%d, want 7392, 5876, 6 (testdata README)", trailerOK, innerOK, badKey)
 	}
 	if noInner == 0 || icmp == 0 || classicOK == 0 {
 		t.Errorf("expected msgfmt-netstring, ICMP and classic packets in the captures: no_inner=%d icmp=%d classic=%d", noInner, icmp, classicOK)

@@ -14,7 +14,7 @@ import (
 )
 
 // addRealNode creates a node that runs Debian's Heartbeat 3.0.6, the way the
-// capture lab of shared/vectors ran it: in the node's network namespace plus
+// lab of the wire captures ran it: in the node's network namespace plus
 // a private mount and UTS namespace, with per-node copies of /etc/ha.d and
 // /var/lib/heartbeat bind-mounted over the real ones and a tmpfs on /run.
 func (c *cluster) addRealNode(name string, host int) *hbNode {
