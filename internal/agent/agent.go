@@ -128,3 +128,11 @@ func RunCommand(name string, args ...string) (CommandResult, error) {
 	}
 	return res, nil
 }
+
+// EnvTakeoverFrom is set in a start's environment, to the peer's name, when
+// the daemon takes the group over from a peer declared dead whose node may
+// still be up (its daemon crashed or hung) and still hold the group's
+// resources. Agents use it where a safety check for a normal start would
+// refuse the takeover: IPaddr skips its duplicate-address probe. It is
+// heartbeatd's own variable; stock scripts ignore it.
+const EnvTakeoverFrom = "HA_TAKEOVER_FROM"

@@ -10,6 +10,7 @@ package clstatus
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Exit codes of cl_status.
@@ -41,10 +42,33 @@ type Snapshot struct {
 	Local     string
 	Nodes     []Node // in the order Heartbeat's node walk returns them
 	RscStatus string // none | local | foreign | all | transition
+	// FailedStarts are groups whose last start failed here, printed by
+	// rscstatus after its one-word answer (only while there are some).
+	FailedStarts []FailedStart
 	// Params answers hbparameter -p NAME (values as written in ha.cf).
 	Params    map[string]string
 	Deadtime  int // ms, for "cl_status test"
 	Keepalive int // ms
+}
+
+// FailedStart is a group whose start failed here: how many attempts were
+// made of how many, and when the next step (retry, standby, asking the
+// peer) is due.
+type FailedStart struct {
+	Key           string
+	Attempts, Max int
+	NextIn        time.Duration // 0: nothing scheduled
+	GaveUp        bool
+}
+
+func (f FailedStart) String() string {
+	switch {
+	case f.GaveUp:
+		return fmt.Sprintf("failed: %s: start failed %d of %d times; it stays stopped until fixed and taken over (hb_takeover) or heartbeatd restarts", f.Key, f.Attempts, f.Max)
+	case f.NextIn > 0:
+		return fmt.Sprintf("failed: %s: start attempt %d of %d failed; next step in %s", f.Key, f.Attempts, f.Max, f.NextIn.Round(time.Second))
+	}
+	return fmt.Sprintf("failed: %s: start attempt %d of %d failed", f.Key, f.Attempts, f.Max)
 }
 
 // Result is the text to print and the exit code.
@@ -288,6 +312,11 @@ func Run(args []string, s *Snapshot) Result {
 			fmt.Fprintf(&w, "This node is holding %s resources.\n", s.RscStatus)
 		} else {
 			fmt.Fprintf(&w, "%s\n", s.RscStatus)
+		}
+		// The one-word answer stays the first line, as scripts read it;
+		// a failed start adds what an admin at 3 a.m. needs to know.
+		for _, f := range s.FailedStarts {
+			fmt.Fprintf(&w, "%s\n", f)
 		}
 		return Result{Stdout: w.String()}
 	case "hbparameter":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"heartbeatd/internal/clstatus"
 	"heartbeatd/internal/control"
@@ -111,6 +112,14 @@ func (d *Daemon) snapshot() *clstatus.Snapshot {
 		Version: Version, Local: d.local, RscStatus: d.rm.RscStatus(),
 		Deadtime: int(d.cfg.Deadtime.Milliseconds()), Keepalive: int(d.cfg.Keepalive.Milliseconds()),
 		Params: d.params(),
+	}
+	now := d.clock.Now()
+	for _, f := range d.rm.FailedStarts() {
+		fs := clstatus.FailedStart{Key: f.Key, Attempts: f.Attempts, Max: f.Max, GaveUp: f.GaveUp}
+		if !f.Next.IsZero() {
+			fs.NextIn = max(f.Next.Sub(now), time.Second)
+		}
+		s.FailedStarts = append(s.FailedStarts, fs)
 	}
 	nodes := d.mem.Nodes()
 	for i := len(nodes) - 1; i >= 0; i-- {

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/agent"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/script"
 )
@@ -22,7 +23,8 @@ type groupExec struct {
 	done    chan groupResult
 }
 
-type groupJob struct{ key, op string }
+// groupJob is one queued group operation; takeoverFrom is rm.StartGroup's.
+type groupJob struct{ key, op, takeoverFrom string }
 
 type groupResult struct {
 	key string
@@ -33,8 +35,8 @@ func newGroupExec(r *script.Runner, groups map[string]haresources.Group) *groupE
 	return &groupExec{runner: r, groups: groups, running: map[string]bool{}, done: make(chan groupResult, 16)}
 }
 
-func (e *groupExec) submit(key, op string) {
-	e.queue = append(e.queue, groupJob{key, op})
+func (e *groupExec) submit(key, op, takeoverFrom string) {
+	e.queue = append(e.queue, groupJob{key, op, takeoverFrom})
 	e.kick()
 }
 
@@ -61,7 +63,7 @@ func (e *groupExec) kick() {
 			continue
 		}
 		e.running[j.key] = true
-		go e.run(g, j.op)
+		go e.run(g, j)
 	}
 	e.queue = kept
 }
@@ -80,11 +82,16 @@ func (e *groupExec) conflicts(g haresources.Group, blocked []haresources.Group) 
 	return false
 }
 
-func (e *groupExec) run(g haresources.Group, op string) {
+func (e *groupExec) run(g haresources.Group, j groupJob) {
+	op := j.op
 	res := rm.GroupDone{Key: g.Key, Op: op, OK: true}
 	var err error
 	if op == "start" {
-		err = e.runner.StartGroup(context.Background(), g)
+		var env []string
+		if j.takeoverFrom != "" {
+			env = append(env, agent.EnvTakeoverFrom+"="+j.takeoverFrom)
+		}
+		err = e.runner.StartGroup(context.Background(), g, env...)
 	} else {
 		err = e.runner.StopGroup(context.Background(), g)
 	}

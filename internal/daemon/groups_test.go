@@ -71,8 +71,8 @@ func waitDone(t *testing.T, e *groupExec, n int) map[string]bool {
 func TestGroupsWithoutSharedResourcesStartInParallel(t *testing.T) {
 	a, b := rvGroup("A", "a", "b"), rvGroup("B", "b", "a")
 	e, dir := execFixture(t, a, b)
-	e.submit("A", "start")
-	e.submit("B", "start")
+	e.submit("A", "start", "")
+	e.submit("B", "start", "")
 	ok := waitDone(t, e, 2)
 	if !ok["A"] || !ok["B"] {
 		j, _ := os.ReadFile(filepath.Join(dir, "journal"))
@@ -93,8 +93,8 @@ func TestGroupsSharingAResourceAreSerialised(t *testing.T) {
 	e, dir := execFixture(t, a, b)
 	// IPaddr is not in the fixture dir: give it a trivial script.
 	os.WriteFile(filepath.Join(dir, "IPaddr"), []byte("#!/bin/sh\necho stopped\n"), 0o755)
-	e.submit("A", "start")
-	e.submit("B", "start")
+	e.submit("A", "start", "")
+	e.submit("B", "start", "")
 	if len(e.running) != 1 || !e.running["A"] {
 		t.Fatalf("running %v, want only A while B shares its address", e.running)
 	}
@@ -102,5 +102,27 @@ func TestGroupsSharingAResourceAreSerialised(t *testing.T) {
 	j, _ := os.ReadFile(filepath.Join(dir, "journal"))
 	if got := strings.Fields(string(j)); strings.Join(got, " ") != "begin a end a begin b end b" {
 		t.Fatalf("journal %q, want A fully before B", j)
+	}
+}
+
+// A takeover start tells the scripts whom it takes over from
+// (HA_TAKEOVER_FROM), and only the start runs: status and stop do not get
+// it, and a normal start does not either.
+func TestTakeoverStartNamesDeadPeerToScripts(t *testing.T) {
+	dir := t.TempDir()
+	rec := "#!/bin/sh\necho \"$1 ${HA_TAKEOVER_FROM:-none}\" >> " + dir + "/env\ncase $1 in status) echo stopped;; esac\n"
+	os.WriteFile(filepath.Join(dir, "rec"), []byte(rec), 0o755)
+	g := haresources.Group{Node: "n1", Key: "G", Resources: []haresources.Resource{{Script: "rec", Raw: "rec"}}}
+	e := newGroupExec(&script.Runner{Dirs: []string{dir}, Timeout: 20 * time.Second}, map[string]haresources.Group{"G": g})
+	e.submit("G", "start", "n2")
+	waitDone(t, e, 1)
+	e.submit("G", "stop", "")
+	waitDone(t, e, 1)
+	e.submit("G", "start", "")
+	waitDone(t, e, 1)
+	got, _ := os.ReadFile(filepath.Join(dir, "env"))
+	want := "status none\nstart n2\nstop none\nstatus none\nstart none\n"
+	if string(got) != want {
+		t.Fatalf("script runs (op, HA_TAKEOVER_FROM):\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -375,9 +375,9 @@ func (d *Daemon) doRM(a rm.Action) {
 	case rm.Send:
 		d.stepMem(membership.Send{Msg: a.Msg})
 	case rm.StartGroup:
-		d.exec.submit(a.Key, "start")
+		d.exec.submit(a.Key, "start", a.TakeoverFrom)
 	case rm.StopGroup:
-		d.exec.submit(a.Key, "stop")
+		d.exec.submit(a.Key, "stop", "")
 	case rm.Log:
 		d.log.Log("heartbeat", logging.ParseLevel(a.Level), a.Text)
 	case rm.Reply:

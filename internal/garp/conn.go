@@ -91,39 +91,61 @@ func (c *Conflict) Error() string {
 // service segment is not, the peer still answers for the address, and two
 // nodes announcing it would make the segment flap between them.
 func (c *Conn) DetectConflict(ip netip.Addr, wait time.Duration) error {
+	start := time.Now()
+	end := start.Add(wait)
+	second := start.Add(wait / 2)
+	if err := c.SendProbe(ip); err != nil {
+		return err
+	}
+	cf, err := c.AwaitHolder(ip, second)
+	if err != nil || cf != nil {
+		return conflictErr(cf, err)
+	}
+	if err := c.SendProbe(ip); err != nil {
+		return err
+	}
+	return conflictErr(c.AwaitHolder(ip, end))
+}
+
+func conflictErr(cf *Conflict, err error) error {
+	if err != nil {
+		return err
+	}
+	if cf != nil {
+		return cf
+	}
+	return nil
+}
+
+// SendProbe sends one ARP probe for ip (sender IP 0.0.0.0) without waiting
+// for an answer; AwaitHolder collects it.
+func (c *Conn) SendProbe(ip netip.Addr) error {
 	probe, err := Probe(c.MAC(), ip)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	end := start.Add(wait)
-	second := start.Add(wait / 2)
-	sentSecond := false
 	if err := c.WriteFrame(probe); err != nil {
 		return fmt.Errorf("ARP probe: %w", err)
 	}
+	return nil
+}
+
+// AwaitHolder reads ARP frames until deadline and returns the first one
+// sent by another station claiming ip (as its sender IP), or nil when
+// none came in time. Frames queued before the call count too, so a probe
+// sent earlier is answered here even if the answer arrived meanwhile.
+func (c *Conn) AwaitHolder(ip netip.Addr, deadline time.Time) (*Conflict, error) {
 	own := c.MAC().String()
 	for {
-		until := end
-		if !sentSecond {
-			until = second
-		}
-		p, err := c.ReadPacket(until)
+		p, err := c.ReadPacket(deadline)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			if sentSecond {
-				return nil
-			}
-			sentSecond = true
-			if err := c.WriteFrame(probe); err != nil {
-				return fmt.Errorf("ARP probe: %w", err)
-			}
-			continue
+			return nil, nil
 		case err != nil:
-			return fmt.Errorf("ARP probe on %s: read: %w", c.ifi.Name, err)
+			return nil, fmt.Errorf("ARP probe on %s: read: %w", c.ifi.Name, err)
 		}
 		if p.SenderIP == ip && p.SenderMAC.String() != own {
-			return &Conflict{MAC: p.SenderMAC, Via: p}
+			return &Conflict{MAC: p.SenderMAC, Via: p}, nil
 		}
 	}
 }

@@ -121,12 +121,14 @@ type Message struct{ Msg *wire.Message }
 // with Set = a group key (the admin asserts the group is stopped here).
 type Admin struct{ Cmd, Set string }
 
-// GroupDone: the executor finished a whole group operation.
+// GroupDone: the executor finished a whole group operation. A failed start
+// has already been released again by the executor unless Fatal is set.
 type GroupDone struct {
 	Key string
 	Op  string // "start" | "stop"
 	OK  bool
-	// Fatal: the stop failed and status still says running.
+	// Fatal: the stop (or, after a failed start, the release) failed and
+	// status still says running.
 	Fatal bool
 	// Resource is the resource that failed (for the log line); Key if empty.
 	Resource string
@@ -161,8 +163,24 @@ type Action interface{ isAction() }
 // Send a cluster message (body fields only; membership adds src, seq, ...).
 type Send struct{ Msg *wire.Message }
 
-// StartGroup / StopGroup ask the executor to run a whole group.
-type StartGroup struct{ Key string }
+// StartGroup asks the executor to run a whole group's start. If a
+// resource fails, the executor releases the group again before it reports
+// GroupDone (OK false; Fatal when that release failed too).
+//
+// TakeoverFrom names the peer when the start takes over from a peer that
+// was heard in this run and is now dead without having said shutdone: its
+// node may still be up (a crashed or hung daemon) and still answer for the
+// group's addresses. The executor tells the scripts so (HA_TAKEOVER_FROM),
+// and IPaddr then takes the address without the duplicate-address probe
+// that would otherwise refuse it. Empty for a normal start (at boot, or
+// handed over by a live peer), where the probe guards against a
+// misconfiguration.
+type StartGroup struct {
+	Key          string
+	TakeoverFrom string
+}
+
+// StopGroup asks the executor to run a whole group's stop.
 type StopGroup struct{ Key string }
 
 // Log levels as Heartbeat prints them.

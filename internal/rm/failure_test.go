@@ -30,7 +30,8 @@ func TestStartFailureHandsGroupToPeer(t *testing.T) {
 	w.start(1)
 	w.run(13 * time.Second)
 	wantOwners(t, w) // stopped again after the failed start
-	wantLog(t, w.nodes[0], "CRIT: Giving up resources due to failure of 10.201.0.100/24/eth1")
+	wantLog(t, w.nodes[0], "ERROR: resource group 10.201.0.100/24/eth1 failed to start on pa1 (10.201.0.100/24/eth1 failed): handing it to pa2 (standby) in 30s")
+	wantStops(t, w.nodes[0], 0) // the executor released it; rm does not stop it again
 	w.run(25 * time.Second)
 	wantOwners(t, w)
 	w.run(10 * time.Second)
@@ -46,9 +47,101 @@ func TestStartFailureAlone(t *testing.T) {
 	w.start(0)
 	w.run(200 * time.Second)
 	wantOwners(t, w)
-	wantLog(t, w.nodes[0], "WARN: No STONITH device configured.", "CRIT: Giving up resources due to failure of",
+	wantLog(t, w.nodes[0], "WARN: No STONITH device configured.",
+		"failed to start on pa1 (10.201.0.100/24/eth1 failed): attempt 1 of 4 failed; next attempt in 30s",
 		"failed to start and nobody else can take it: retrying (3 of 3).",
+		"failed to start on pa1 (10.201.0.100/24/eth1 failed): attempt 4 of 4 failed; it stays stopped",
 		"failed to start 4 times and nobody else can take it: it stays stopped.")
+	wantStops(t, w.nodes[0], 0)
+	if got := countLog(w.nodes[0], "StartGroup "); got != 4 {
+		t.Fatalf("pa1 started the group %d times, want 4 (1 + 3 retries):\n%s", got, strings.Join(w.nodes[0].logs, "\n"))
+	}
+	fs := w.nodes[0].m.FailedStarts()
+	if len(fs) != 1 || !fs[0].GaveUp || fs[0].Attempts != 4 || fs[0].Max != 4 || !fs[0].Next.IsZero() {
+		t.Fatalf("FailedStarts after giving up = %+v", fs)
+	}
+}
+
+// The crash-takeover defect: the peer's daemon dies while its node stays
+// up, holding the group. The survivor's takeover start names the dead
+// peer (so IPaddr skips the probe that would hear the old node answer),
+// a start at boot does not, and a takeover that fails for another reason
+// is one error line per attempt, retried on a visible schedule, with no
+// "takeover complete" after a failure and no second stop.
+func TestCrashTakeoverNamesDeadPeerAndIsBounded(t *testing.T) {
+	w := newWorld(t, FailbackLegacy, testGroups())
+	var starts []StartGroup
+	w.onStartAction = func(n int, a StartGroup) {
+		if n == 1 {
+			starts = append(starts, a)
+		}
+	}
+	w.start(0)
+	w.run(2 * time.Second)
+	w.start(1)
+	w.run(20 * time.Second)
+	wantOwners(t, w, "pa1")
+	if len(starts) != 0 {
+		t.Fatalf("pa2 started %+v while pa1 held the group", starts)
+	}
+	w.opResult = func(n int, key, op string) (bool, bool) { return !(n == 1 && op == "start"), false }
+	w.crash(0, false) // the daemon dies; the group keeps running on pa1's node
+	w.run(10 * time.Second)
+	if len(starts) != 1 || starts[0].TakeoverFrom != "pa1" {
+		t.Fatalf("takeover starts on pa2 = %+v, want one naming pa1", starts)
+	}
+	wantLog(t, w.nodes[1], "ERROR: resource group 10.201.0.100/24/eth1 failed to start on pa2 (10.201.0.100/24/eth1 failed) while taking over from dead node pa1: attempt 1 of 4 failed; next attempt in 30s",
+		"ERROR: mach_down takeover for node pa1 incomplete: resource group(s) 10.201.0.100/24/eth1 failed to start.")
+	if countLog(w.nodes[1], "takeover complete") != 0 {
+		t.Fatalf("pa2 logged a complete takeover after a failed start:\n%s", strings.Join(w.nodes[1].logs, "\n"))
+	}
+	fs := w.nodes[1].m.FailedStarts()
+	if len(fs) != 1 || fs[0].Attempts != 1 || fs[0].Max != 4 || fs[0].GaveUp || fs[0].Next.Sub(w.now) <= 0 || fs[0].Next.Sub(w.now) > 30*time.Second {
+		t.Fatalf("FailedStarts after the first failure = %+v (now %s)", fs, w.now)
+	}
+	w.run(200 * time.Second)
+	if len(starts) != 4 {
+		t.Fatalf("pa2 made %d takeover attempts, want 4", len(starts))
+	}
+	for _, s := range starts {
+		if s.TakeoverFrom != "pa1" {
+			t.Fatalf("a retry of the takeover lost the dead peer's name: %+v", starts)
+		}
+	}
+	if got := countLog(w.nodes[1], "ERROR: resource group 10.201.0.100/24/eth1 failed to start"); got != 4 {
+		t.Fatalf("%d failed-start error lines, want one per attempt (4)", got)
+	}
+	wantStops(t, w.nodes[1], 0)
+}
+
+// A start at boot, with a peer never heard, keeps the probe.
+func TestBootStartDoesNotClaimTakeover(t *testing.T) {
+	w := newWorld(t, FailbackLegacy, testGroups())
+	var starts []StartGroup
+	w.onStartAction = func(n int, a StartGroup) { starts = append(starts, a) }
+	w.start(0)
+	w.run(20 * time.Second)
+	wantOwners(t, w, "pa1")
+	if len(starts) != 1 || starts[0].TakeoverFrom != "" {
+		t.Fatalf("boot start = %+v, want one with no TakeoverFrom", starts)
+	}
+}
+
+func countLog(n *simNode, sub string) int {
+	c := 0
+	for _, l := range n.logs {
+		if strings.Contains(l, sub) {
+			c++
+		}
+	}
+	return c
+}
+
+func wantStops(t *testing.T, n *simNode, want int) {
+	t.Helper()
+	if got := countLog(n, "StopGroup "); got != want {
+		t.Fatalf("%s: %d StopGroup actions, want %d:\n%s", n.name, got, want, strings.Join(n.logs, "\n"))
+	}
 }
 
 // A stop that fails with the status still running (Fatal) during hb_standby:

@@ -98,7 +98,9 @@ type world struct {
 	wireLog    []string // "pa1: t=... " for every message sent
 	violations []string
 	onStart    func(n int, key string) // invariant hook
-	trace      bool
+	// onStartAction sees each StartGroup action as emitted.
+	onStartAction func(n int, a StartGroup)
+	trace         bool
 	// daemonTicks ticks a node's manager only as the daemon's loop does:
 	// with each keepalive it sends, right after any other event it was
 	// stepped with, and, unless the manager is Idle, at most 250 ms after
@@ -226,6 +228,9 @@ func (w *world) apply(i int, a Action) {
 	case StartGroup:
 		if w.onStart != nil {
 			w.onStart(i, a.Key)
+		}
+		if w.onStartAction != nil {
+			w.onStartAction(i, a)
 		}
 		n.actual[a.Key] = actStarting
 		ok, fatal := w.opResult(i, a.Key, "start")
@@ -407,8 +412,10 @@ func (w *world) finishOp(i int, op *execOp) {
 	switch {
 	case op.op == "start" && op.ok:
 		n.actual[op.key] = actUp
+	case op.op == "start" && !op.fatal:
+		n.actual[op.key] = actDown // the executor released it again
 	case op.op == "start":
-		n.actual[op.key] = actUp // partly started: active until stopped
+		n.actual[op.key] = actUp // the release failed too: may still run
 	case op.op == "stop" && op.ok:
 		n.actual[op.key] = actDown
 	case op.op == "stop" && !op.fatal:

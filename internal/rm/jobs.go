@@ -227,8 +227,20 @@ func (m *Manager) startKeys(j *job) {
 		g.state = Starting
 		j.pending[k] = true
 		j.touched++
-		m.emit(StartGroup{Key: k})
+		m.emit(StartGroup{Key: k, TakeoverFrom: m.deadPeer()})
 	}
+}
+
+// deadPeer names the peer when a start now would take over from it: it was
+// heard in this run, is dead, and did not say shutdone (a peer that shut
+// down released its groups, and one never heard is a start at boot). Its
+// node may still be up with its daemon crashed or hung, still answering for
+// the group's addresses; see StartGroup.
+func (m *Manager) deadPeer() string {
+	if m.peerStatus == "dead" && m.peerPackets && !m.peerShutdone {
+		return m.cfg.Peer
+	}
+	return ""
 }
 
 // stopKeys releases every listed group, held or not: Heartbeat's givegroup
@@ -275,12 +287,20 @@ func (m *Manager) onGroupDone(e GroupDone) {
 		delete(j.pending, e.Key)
 	case e.Op == "start" && g.state == Starting:
 		// ResourceManager: the whole group is stopped again, and 30 s later
-		// hb_standby hands the set to the other node.
-		m.logf(LevelCrit, "Giving up resources due to failure of %s", res)
-		g.state = Stopping
+		// hb_standby hands the set to the other node. The executor has
+		// already released it (and logged "Giving up resources due to
+		// failure of ..."); only a failed release needs another stop here.
 		g.startFailed = true
-		m.emit(StopGroup{Key: e.Key})
 		m.scheduleFailureStandby(g)
+		m.logf(LevelError, "resource group %s failed to start on %s (%s failed)%s: %s",
+			e.Key, m.cfg.Local, res, m.takeoverNote(), m.failureOutlook(g))
+		if e.Fatal {
+			g.state = Stopping
+			m.emit(StopGroup{Key: e.Key})
+			break
+		}
+		g.state = Stopped
+		delete(j.pending, e.Key)
 	case e.Op == "stop" && g.state == Stopping && e.OK:
 		g.state = Stopped
 		delete(j.pending, e.Key)
@@ -334,7 +354,14 @@ func (m *Manager) finishJob() {
 			m.announceTakeover("req_our_resources")
 		}
 	case jobMachDown:
-		m.logf(LevelInfo, "mach_down takeover complete for node %s.", j.node)
+		if failed := m.failedStarts(j.keys); len(failed) > 0 {
+			// Heartbeat says "complete" whatever happened; an admin
+			// reading that after a failed start would think the
+			// service moved.
+			m.logf(LevelError, "mach_down takeover for node %s incomplete: resource group(s) %s failed to start.", j.node, strings.Join(failed, ", "))
+		} else {
+			m.logf(LevelInfo, "mach_down takeover complete for node %s.", j.node)
+		}
 		if m.nice {
 			msg := wire.New("resource")
 			msg.Set("rsc_hold", "foreign")

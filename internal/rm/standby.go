@@ -426,6 +426,79 @@ func (m *Manager) runFailureStandby() {
 	}
 }
 
+// failureOutlook says, when a start has just failed, what happens next and
+// when, so that the one error line per attempt also tells the admin how
+// long the group stays down (runFailureStandby decides it for real).
+func (m *Manager) failureOutlook(g *group) string {
+	delay := m.cfg.FailureStandbyDelay.Round(time.Second)
+	if m.shutdownRunning {
+		return "shutdown in progress: it stays stopped"
+	}
+	if m.peerAlive() && m.nice && !m.failedStopIn(m.setOf(g)) {
+		return fmt.Sprintf("handing it to %s (standby) in %s", m.cfg.Peer, delay)
+	}
+	if m.peerAlive() && !m.nice && g.local {
+		return fmt.Sprintf("asking %s for it again in %s (attempt %d of %d failed)", m.cfg.Peer, delay, g.retries+1, maxStartRetries+1)
+	}
+	if m.peerAlive() && !m.nice {
+		return fmt.Sprintf("its home node %s is alive and asks for it itself", m.cfg.Peer)
+	}
+	if g.retries >= maxStartRetries {
+		return fmt.Sprintf("attempt %d of %d failed; it stays stopped", g.retries+1, maxStartRetries+1)
+	}
+	return fmt.Sprintf("attempt %d of %d failed; next attempt in %s", g.retries+1, maxStartRetries+1, delay)
+}
+
+// takeoverNote is the part of a failed start's line that says it was a
+// takeover from a dead peer.
+func (m *Manager) takeoverNote() string {
+	if p := m.deadPeer(); p != "" {
+		return " while taking over from dead node " + p
+	}
+	return ""
+}
+
+// failedStarts lists the keys whose last start failed.
+func (m *Manager) failedStarts(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if g := m.byKey[k]; g != nil && g.startFailed {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// FailedStart is a group whose start failed here and what happens next,
+// for `cl_status rscstatus` and `heartbeatd status`.
+type FailedStart struct {
+	Key string
+	// Attempts made so far and the most that will be made here.
+	Attempts, Max int
+	// Next is when the next step (retry, standby, ask) is due; zero when
+	// none is scheduled (it stays stopped, or waits for an event).
+	Next time.Time
+	// GaveUp: it failed Max times and stays stopped until hb_takeover or
+	// a restart.
+	GaveUp bool
+}
+
+// FailedStarts lists the groups whose last start failed, file order.
+func (m *Manager) FailedStarts() []FailedStart {
+	var out []FailedStart
+	for _, g := range m.groups {
+		if !g.startFailed && !g.gaveUp {
+			continue
+		}
+		f := FailedStart{Key: g.Key, Attempts: g.retries + 1, Max: maxStartRetries + 1, GaveUp: g.gaveUp}
+		if g.startFailed && m.failureStandbySet&m.setOf(g) != 0 {
+			f.Next = m.failureStandbyAt
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 // failedStopIn: some group of set is failed-stop here.
 func (m *Manager) failedStopIn(set rscSet) bool {
 	return m.failedBits()&set != 0

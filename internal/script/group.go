@@ -99,8 +99,9 @@ func (r *Runner) IsRunning(ctx context.Context, res haresources.Resource) (runni
 // StartGroup acquires g as ResourceManager's acquireresourcegroup does:
 // left to right, each resource whose status says running is left alone,
 // the others are started. If one fails, the whole group is released again
-// (right to left, as StopGroup) and a *StartFailure is returned.
-func (r *Runner) StartGroup(ctx context.Context, g haresources.Group) error {
+// (right to left, as StopGroup) and a *StartFailure is returned. env is
+// added to the environment of the start runs (e.g. HA_TAKEOVER_FROM).
+func (r *Runner) StartGroup(ctx context.Context, g haresources.Group, env ...string) error {
 	r.log(EntityResourceManager, LevelInfo, "Acquiring resource group: "+groupLine(g))
 	for _, res := range g.Resources {
 		running, err := r.IsRunning(ctx, res)
@@ -114,7 +115,7 @@ func (r *Runner) StartGroup(ctx context.Context, g haresources.Group) error {
 			// the one thing worse than not starting it.
 			r.logRunError(err)
 			fail = &StartFailure{Group: g.Key, Resource: token(res), ExitCode: -1, Err: err}
-		} else if out := r.doScript(ctx, res, "start"); out.Failed() {
+		} else if out := r.doScript(ctx, res, "start", env); out.Failed() {
 			fail = &StartFailure{Group: g.Key, Resource: token(res), ExitCode: out.ExitCode, Err: out.Err}
 		}
 		if fail != nil {
@@ -178,7 +179,7 @@ func (r *Runner) stopWithRetries(ctx context.Context, res haresources.Resource) 
 	if interval <= 0 {
 		interval = DefaultRetryInterval
 	}
-	out := r.doScript(ctx, res, "stop")
+	out := r.doScript(ctx, res, "stop", nil)
 	attempts := 1
 	// A missing script will not appear by waiting; no retries for it.
 	for retries := 0; out.Failed() && !isLocateError(out.Err) && (max < 0 || retries < max); retries++ {
@@ -186,14 +187,14 @@ func (r *Runner) stopWithRetries(ctx context.Context, res haresources.Resource) 
 			return out, attempts, err
 		}
 		r.log(EntityResourceManager, LevelInfo, "Retrying failed stop operation ["+token(res)+"]")
-		out = r.doScript(ctx, res, "stop")
+		out = r.doScript(ctx, res, "stop", nil)
 		attempts++
 	}
 	return out, attempts, nil
 }
 
 // doScript runs a start or stop with ResourceManager's log lines around it.
-func (r *Runner) doScript(ctx context.Context, res haresources.Resource, op string) Result {
+func (r *Runner) doScript(ctx context.Context, res haresources.Resource, op string, env []string) Result {
 	path, err := r.Locate(res.Script)
 	if err != nil {
 		r.logRunError(err)
@@ -203,7 +204,7 @@ func (r *Runner) doScript(ctx context.Context, res haresources.Resource, op stri
 	cmdline := fmt.Sprintf("%s %s %s", path, strings.Join(ScriptArgs(res), " "), op)
 	r.log(EntityResourceManager, LevelInfo, "Running "+cmdline)
 	r.log(EntityResourceManager, LevelDebug, "Starting "+cmdline)
-	out := r.Run(ctx, res, op)
+	out := r.RunEnv(ctx, res, op, env)
 	if out.Err != nil {
 		r.logRunError(out.Err)
 		return out

@@ -286,3 +286,20 @@ exit 0
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }
+
+// A script's "ERROR: ..." and "WARNING: ..." lines reach the log at that
+// level (an agent's reason for a failed start must not hide in the debug
+// log); other output stays at debug.
+func TestOutputLevel(t *testing.T) {
+	for line, want := range map[string]string{
+		"ERROR: IPaddr 10.0.0.5: interface eth9 is down": LevelError,
+		"WARNING: 02:00:00:00:00:01 still answered":      LevelWarn,
+		"INFO: added 10.0.0.5/24":                        LevelDebug,
+		"running":                                        LevelDebug,
+		"ERRORS are fine":                                LevelDebug,
+	} {
+		if got := outputLevel(line); got != want {
+			t.Errorf("outputLevel(%q) = %q, want %q", line, got, want)
+		}
+	}
+}

@@ -179,6 +179,12 @@ func ScriptArgs(res haresources.Resource) []string {
 // group, with the output captured, logged at debug level under the script's
 // name, and judged by Status.
 func (r *Runner) Run(ctx context.Context, res haresources.Resource, op string) Result {
+	return r.RunEnv(ctx, res, op, nil)
+}
+
+// RunEnv is Run with env added to the script's environment for this run
+// only (after Env, so it wins).
+func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string, env []string) Result {
 	out := Result{ExitCode: -1, Args: ScriptArgs(res)}
 	if op == "" || strings.ContainsRune(op, 0) {
 		out.Err = fmt.Errorf("resource %s: invalid action %q", res.Script, op)
@@ -193,7 +199,7 @@ func (r *Runner) Run(ctx context.Context, res haresources.Resource, op string) R
 	argv := append(append([]string{path}, out.Args...), op)
 
 	entity := res.Script
-	logs := newOutputLog(r.Output, func(line string) { r.log(entity, LevelDebug, line) })
+	logs := newOutputLog(r.Output, func(line string) { r.log(entity, outputLevel(line), line) })
 	var mu sync.Mutex // guards the sinks below and detached
 	var status statusMatcher
 	stdoutLines := &lineSplitter{max: logs.limits.MaxLineBytes, out: logs.add}
@@ -215,7 +221,7 @@ func (r *Runner) Run(ctx context.Context, res haresources.Resource, op string) R
 	cmd := &exec.Cmd{
 		Path:        path,
 		Args:        argv,
-		Env:         mergeEnv(baseEnv, r.Env),
+		Env:         mergeEnv(mergeEnv(baseEnv, r.Env), env),
 		Dir:         "/",
 		Stdout:      stdoutW,
 		Stderr:      stderrW,
@@ -366,4 +372,22 @@ func (r *Runner) log(entity, level, text string) {
 	if r.Log != nil {
 		r.Log.Log(entity, level, text)
 	}
+}
+
+// outputLevel is the log level of one line of a script's output. Most
+// output is chatter and goes to the debug log, as in Heartbeat; a line that
+// says it is an error or a warning ("ERROR: ...", "WARNING: ...", the
+// prefixes of ocf_log and of heartbeatd's own agents) is logged at that
+// level, so that the reason a start failed, or a takeover's note about a
+// dead node that still answers for an address, reaches syslog. Stock OCF
+// scripts log through ha_log themselves when HA_LOGFACILITY is set and then
+// print nothing, so this does not double their lines.
+func outputLevel(line string) string {
+	switch {
+	case strings.HasPrefix(line, "ERROR: "), strings.HasPrefix(line, "CRIT: "):
+		return LevelError
+	case strings.HasPrefix(line, "WARNING: "), strings.HasPrefix(line, "WARN: "):
+		return LevelWarn
+	}
+	return LevelDebug
 }

@@ -56,6 +56,16 @@
 // skips the check for segments where something legitimately answers for
 // the address (a proxy-ARP router, a cloud fabric that answers all ARP).
 //
+// A takeover from a dead peer is different, and skips the check: the daemon
+// sets HA_TAKEOVER_FROM=<peer> when it starts a group it takes over from a
+// peer it declared dead. That peer's node may be up with its cluster daemon
+// crashed or hung (kill -9, OOM, SIGSTOP), its kernel still holding the
+// address and answering for it; refusing would leave the service on a node
+// nobody watches, with no failover left. As Heartbeat does, the address is
+// then taken and the full burst moves the neighbours; a probe sent just
+// before (not waited for beyond takeoverListen) reports in the log which
+// MAC still answered. Fencing, when configured, silences the old node.
+//
 // IPv6 addresses are refused with a pointer to IPv6addr, as Heartbeat's
 // IPaddr refuses them.
 package ipaddr
@@ -64,6 +74,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"heartbeatd/internal/agent"
@@ -203,6 +214,10 @@ func start(k *kernel, t target, links []link, addrs []ifAddr, held []ifAddr, io 
 	if t.Alias != "" {
 		io.Printf("INFO: alias %q of %s ignored (as Heartbeat does); using the first free label", t.Alias, t.Iface)
 	}
+	takeoverFrom := strings.TrimSpace(io.Getenv(agent.EnvTakeoverFrom))
+	if takeoverFrom != "" {
+		return takeover(k, t, p, takeoverFrom, probeWait > 0, burst, io)
+	}
 	if probeWait > 0 {
 		if err := detect(p.Iface, t.IP, probeWait); err != nil {
 			var c *garp.Conflict
@@ -216,11 +231,20 @@ func start(k *kernel, t target, links []link, addrs []ifAddr, held []ifAddr, io 
 			fmt.Fprintf(io.Stderr, "WARNING: duplicate address check for %s on %s failed: %v\n", t.IP, p.Iface, err)
 		}
 	}
+	if !add(k, t, p, io) {
+		return agent.Failed
+	}
+	announce(k, p.Iface, p.Index, t.IP, burst, io)
+	return agent.OK
+}
+
+// add configures the planned address; false (already reported) on failure.
+func add(k *kernel, t target, p placement, io agent.IO) bool {
 	if err := k.add(p); err != nil {
 		// Lost a race with another start of the same address: fine.
 		if ok, _ := k.holds(t.IP, p.Index); !ok {
 			io.Errorf("IPaddr %s: %v", t.Raw, err)
-			return agent.Failed
+			return false
 		}
 	}
 	brd := "none"
@@ -228,7 +252,58 @@ func start(k *kernel, t target, links []link, addrs []ifAddr, held []ifAddr, io 
 		brd = p.Broadcast.String()
 	}
 	io.Printf("INFO: added %s brd %s on %s", p.Prefix, brd, labelOrIface(p.Label, p.Iface))
+	return true
+}
+
+// takeoverListen bounds how long a takeover listens for the dead peer's
+// answer to its probe, counted from the probe and mostly spent adding the
+// address and sending the first gratuitous ARP. A node whose kernel is up
+// answers within a millisecond or two; one that lost power never does, and
+// then this is all the takeover waits.
+const takeoverListen = 10 * time.Millisecond
+
+// takeover starts the address taken over from a dead peer (the daemon set
+// HA_TAKEOVER_FROM). The peer's node may be up with its cluster daemon
+// crashed or hung, so its kernel still holds the address and answers ARP
+// for it: a duplicate-address check would refuse the start and leave the
+// service on a node nobody watches. Heartbeat takes the address in this
+// case, and so do we: add it, announce it (the full burst moves the
+// clients and switches to us), and only report who still answered, from a
+// probe sent before the address was added and heard while the rest goes
+// on. Fencing, when configured, has already silenced the old node.
+func takeover(k *kernel, t target, p placement, from string, probe bool, burst garp.Burst, io agent.IO) int {
+	var c *garp.Conn
+	var sent time.Time
+	if probe {
+		var err error
+		if c, err = garp.Open(p.Iface); err == nil {
+			defer c.Close()
+			sent = time.Now()
+			if err = c.SendProbe(t.IP); err != nil {
+				c = nil
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(io.Stderr, "WARNING: takeover of %s from dead node %s: cannot probe for the old holder on %s: %v\n", t.IP, from, p.Iface, err)
+		}
+	}
+	if !add(k, t, p, io) {
+		return agent.Failed
+	}
 	announce(k, p.Iface, p.Index, t.IP, burst, io)
+	if c == nil {
+		return agent.OK
+	}
+	cf, err := c.AwaitHolder(t.IP, sent.Add(takeoverListen))
+	switch {
+	case err != nil:
+		fmt.Fprintf(io.Stderr, "WARNING: takeover of %s from dead node %s: listening for the old holder on %s: %v\n", t.IP, from, p.Iface, err)
+	case cf != nil:
+		fmt.Fprintf(io.Stderr, "WARNING: takeover of %s from dead node %s: %s still answered for it on %s (most likely %s itself: its node is up but its cluster daemon is dead or hung); taken over regardless and announced from %s\n",
+			t.IP, from, cf.MAC, p.Iface, from, c.MAC())
+	default:
+		io.Printf("INFO: takeover of %s from dead node %s: no other station answered for it on %s within %d ms", t.IP, from, p.Iface, takeoverListen.Milliseconds())
+	}
 	return agent.OK
 }
 

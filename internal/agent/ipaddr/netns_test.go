@@ -234,6 +234,68 @@ func TestRefusesAddressHeldByAnotherNode(t *testing.T) {
 	}
 }
 
+// A takeover from a dead peer (HA_TAKEOVER_FROM) whose node still holds
+// the address, as after a kill -9 of its cluster daemon, must not be
+// refused: the address is taken, the client's entry moves, and who still
+// answered is reported. The full burst goes out and nothing waits for the
+// probe's 50 ms.
+func TestTakeoverFromDeadPeerTakesAddressStillAnswered(t *testing.T) {
+	l := netlab.New(t, t.Name())
+	br := l.AddBridge("lan")
+	a, b, client := l.AddNode("a"), l.AddNode("b"), l.AddNode("client")
+	for _, n := range []*netlab.Node{a, b, client} {
+		n.Connect(br, "eth1", "")
+	}
+	vip := br.Addr(200).Addr()
+	arg := vip.String() + "/24/eth1"
+	aMAC, bMAC := macOf(t, a, "eth1"), macOf(t, b, "eth1")
+	mustRun(t, a, quick, arg, "start")
+	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
+
+	env := map[string]string{agent.EnvTakeoverFrom: "a", "HA_ARP_COUNT": "2", "HA_ARP_FAST": "2", "HA_ARP_FAST_MS": "20"}
+	capture := captureARP(t, client, "eth1")
+	began := time.Now()
+	r := mustRun(t, b, env, arg, "start")
+	took := time.Since(began)
+	if !strings.Contains(r.stderr, "WARNING: takeover of "+vip.String()+" from dead node a: "+aMAC.String()+" still answered") {
+		t.Fatalf("takeover did not report a's MAC answering: %q", r.stderr)
+	}
+	if strings.Contains(r.stderr, "refusing") {
+		t.Fatalf("takeover refused: %q", r.stderr)
+	}
+	if got := addrLines(t, b, vip); len(got) != 1 {
+		t.Fatalf("b after the takeover: %q", got)
+	}
+	t.Logf("takeover start took %v (no 50 ms probe wait)", took.Round(100*time.Microsecond))
+	time.Sleep(100 * time.Millisecond)
+	n := 0
+	for _, f := range capture.stop() {
+		if f.P.SenderMAC.String() == bMAC.String() && f.P.IsGratuitous(vip) {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Fatalf("client saw %d gratuitous frames from b, want the whole burst (2 slots x 2 forms)", n)
+	}
+	if got := neighMAC(t, client, vip); got != bMAC.String() {
+		t.Fatalf("client's entry for %s after the takeover: %q, want b's %s", vip, got, bMAC)
+	}
+
+	// Nobody answering (the old node lost power) is said as such.
+	mustRun(t, a, quick, arg, "stop")
+	mustRun(t, b, quick, arg, "stop")
+	r = mustRun(t, b, env, arg, "start")
+	if !strings.Contains(r.stdout, "no other station answered") {
+		t.Fatalf("takeover with nobody answering: %q %q", r.stdout, r.stderr)
+	}
+	// A normal start (no HA_TAKEOVER_FROM) still refuses a held address.
+	mustRun(t, b, quick, arg, "stop")
+	mustRun(t, a, quick, arg, "start")
+	if r := run(t, b, quick, arg, "start"); r.rc != agent.Failed || !strings.Contains(r.stderr, "refusing to start") {
+		t.Fatalf("normal start while a holds %s: rc %d %q", vip, r.rc, r.stderr)
+	}
+}
+
 // arpCapture records the ARP frames a node's interface sees.
 type arpCapture struct {
 	conn   *garp.Conn
