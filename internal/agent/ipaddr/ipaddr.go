@@ -216,7 +216,7 @@ func start(k *kernel, t target, links []link, addrs []ifAddr, held []ifAddr, io 
 	}
 	takeoverFrom := strings.TrimSpace(io.Getenv(agent.EnvTakeoverFrom))
 	if takeoverFrom != "" {
-		return takeover(k, t, p, takeoverFrom, probeWait > 0, burst, io)
+		return takeover(k, t, p, takeoverFrom, probeWait, burst, io)
 	}
 	if probeWait > 0 {
 		if err := detect(p.Iface, t.IP, probeWait); err != nil {
@@ -257,10 +257,14 @@ func add(k *kernel, t target, p placement, io agent.IO) bool {
 
 // takeoverListen bounds how long a takeover listens for the dead peer's
 // answer to its probe, counted from the probe and mostly spent adding the
-// address and sending the first gratuitous ARP. A node whose kernel is up
-// answers within a millisecond or two; one that lost power never does, and
-// then this is all the takeover waits.
-const takeoverListen = 10 * time.Millisecond
+// address and sending the first gratuitous ARP: a fifth of the probe's wait
+// (10 ms by default), at least 5 ms. A node whose kernel is up answers
+// within a millisecond or two; one that lost power never does, and then
+// this is all the takeover waits. A busy or lossy segment that needs longer
+// raises HA_IPADDR_PROBE_MS, as for the probe itself.
+func takeoverListen(probeWait time.Duration) time.Duration {
+	return max(probeWait/5, 5*time.Millisecond)
+}
 
 // takeover starts the address taken over from a dead peer (the daemon set
 // HA_TAKEOVER_FROM). The peer's node may be up with its cluster daemon
@@ -271,10 +275,11 @@ const takeoverListen = 10 * time.Millisecond
 // clients and switches to us), and only report who still answered, from a
 // probe sent before the address was added and heard while the rest goes
 // on. Fencing, when configured, has already silenced the old node.
-func takeover(k *kernel, t target, p placement, from string, probe bool, burst garp.Burst, io agent.IO) int {
+func takeover(k *kernel, t target, p placement, from string, probeWait time.Duration, burst garp.Burst, io agent.IO) int {
 	var c *garp.Conn
 	var sent time.Time
-	if probe {
+	listen := takeoverListen(probeWait)
+	if probeWait > 0 {
 		var err error
 		if c, err = garp.Open(p.Iface); err == nil {
 			defer c.Close()
@@ -294,7 +299,7 @@ func takeover(k *kernel, t target, p placement, from string, probe bool, burst g
 	if c == nil {
 		return agent.OK
 	}
-	cf, err := c.AwaitHolder(t.IP, sent.Add(takeoverListen))
+	cf, err := c.AwaitHolder(t.IP, sent.Add(listen))
 	switch {
 	case err != nil:
 		fmt.Fprintf(io.Stderr, "WARNING: takeover of %s from dead node %s: listening for the old holder on %s: %v\n", t.IP, from, p.Iface, err)
@@ -302,7 +307,7 @@ func takeover(k *kernel, t target, p placement, from string, probe bool, burst g
 		fmt.Fprintf(io.Stderr, "WARNING: takeover of %s from dead node %s: %s still answered for it on %s (most likely %s itself: its node is up but its cluster daemon is dead or hung); taken over regardless and announced from %s\n",
 			t.IP, from, cf.MAC, p.Iface, from, c.MAC())
 	default:
-		io.Printf("INFO: takeover of %s from dead node %s: no other station answered for it on %s within %d ms", t.IP, from, p.Iface, takeoverListen.Milliseconds())
+		io.Printf("INFO: takeover of %s from dead node %s: no other station answered for it on %s within %d ms", t.IP, from, p.Iface, listen.Milliseconds())
 	}
 	return agent.OK
 }

@@ -252,7 +252,9 @@ func TestTakeoverFromDeadPeerTakesAddressStillAnswered(t *testing.T) {
 	mustRun(t, a, quick, arg, "start")
 	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
 
-	env := map[string]string{agent.EnvTakeoverFrom: "a", "HA_ARP_COUNT": "2", "HA_ARP_FAST": "2", "HA_ARP_FAST_MS": "20"}
+	// A 200 ms listen (a fifth of the probe's 1 s): a's answer must be
+	// heard even on a loaded test machine.
+	env := map[string]string{agent.EnvTakeoverFrom: "a", "HA_IPADDR_PROBE_MS": "1000", "HA_ARP_COUNT": "2", "HA_ARP_FAST": "2", "HA_ARP_FAST_MS": "20"}
 	capture := captureARP(t, client, "eth1")
 	began := time.Now()
 	r := mustRun(t, b, env, arg, "start")
