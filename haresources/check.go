@@ -1,11 +1,7 @@
 package haresources
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"heartbeatd/internal/diag"
@@ -35,71 +31,6 @@ func CheckNodes(f *File, nodes []string) diag.List {
 		}
 	}
 	return l
-}
-
-// DefaultDirs are where Heartbeat looks for resource scripts, in order.
-var DefaultDirs = []string{"/etc/ha.d/resource.d", "/etc/init.d"}
-
-// Resolver finds resource scripts. The zero value searches DefaultDirs.
-type Resolver struct {
-	Dirs []string
-}
-
-func (r Resolver) dirs() []string {
-	if len(r.Dirs) == 0 {
-		return DefaultDirs
-	}
-	return r.Dirs
-}
-
-// ScriptNotFoundError says a script was not found and why each candidate
-// was refused.
-type ScriptNotFoundError struct {
-	Script string
-	// Tried holds one "path: reason" per directory searched.
-	Tried []string
-}
-
-// Error reads like Heartbeat's "Cannot locate resource script <s>", plus
-// where we looked, which Heartbeat does not say.
-func (e *ScriptNotFoundError) Error() string {
-	return fmt.Sprintf("cannot locate resource script %s (%s)", e.Script, strings.Join(e.Tried, "; "))
-}
-
-// Path returns the first <dir>/<script> that is a regular executable file
-// (symbolic links followed, as Heartbeat's `[ -f … -a -x … ]` does). A name
-// that could leave the directory is refused before touching the disk.
-func (r Resolver) Path(script string) (string, error) {
-	if err := checkScriptName(script); err != nil {
-		return "", fmt.Errorf("resource script: %w", err)
-	}
-	if _, bad := controlByte(script); bad {
-		return "", fmt.Errorf("resource script %s: contains a control character", quoteShort(script))
-	}
-	e := &ScriptNotFoundError{Script: script}
-	for _, d := range r.dirs() {
-		p := filepath.Join(d, script)
-		st, err := os.Stat(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			e.Tried = append(e.Tried, p+": does not exist")
-		case err != nil:
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err // the path is already in front
-			}
-			e.Tried = append(e.Tried, fmt.Sprintf("%s: %v", p, err))
-		case st.IsDir():
-			e.Tried = append(e.Tried, p+": is a directory")
-		case !st.Mode().IsRegular():
-			e.Tried = append(e.Tried, p+": is not a regular file")
-		case st.Mode().Perm()&0o111 == 0:
-			e.Tried = append(e.Tried, p+": is not executable")
-		default:
-			return p, nil
-		}
-	}
-	return "", e
 }
 
 // CheckScripts reports, for each group, every script r cannot locate, at

@@ -91,9 +91,9 @@ func TestResolverPath(t *testing.T) {
 	}
 	for name, tried := range notFound {
 		_, err := r.Path(name)
-		var nf *ScriptNotFoundError
-		if !errors.As(err, &nf) {
-			t.Errorf("Path(%q) error = %v, want ScriptNotFoundError", name, err)
+		var nf *ScriptError
+		if !errors.As(err, &nf) || nf.BadName != nil {
+			t.Errorf("Path(%q) error = %v, want a ScriptError after a lookup", name, err)
 			continue
 		}
 		if d := cmp.Diff(tried, nf.Tried); d != "" {
@@ -106,9 +106,11 @@ func TestResolverPath(t *testing.T) {
 	// Names that would leave the directory are refused without a lookup,
 	// even when the target exists.
 	for _, name := range []string{"../resource.d/exec", "/bin/sh", "-exec", ".exec", "", "a:b", "ex\x00ec"} {
-		if p, err := r.Path(name); err == nil {
-			t.Errorf("Path(%q) = %q, want refusal", name, p)
-		} else if errors.As(err, new(*ScriptNotFoundError)) {
+		p, err := r.Path(name)
+		var se *ScriptError
+		if !errors.As(err, &se) || se.BadName == nil {
+			t.Errorf("Path(%q) = %q, %v; want a ScriptError refusing the name", name, p, err)
+		} else if len(se.Tried) > 0 {
 			t.Errorf("Path(%q) looked on disk: %v", name, err)
 		}
 	}

@@ -6,46 +6,28 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"heartbeatd/haresources"
 	"heartbeatd/internal/config"
 	"heartbeatd/internal/diag"
+	"heartbeatd/internal/reload"
 )
 
-// Bundle is the whole validated configuration of one node.
-type Bundle struct {
-	Local       string
-	Config      *config.Config
-	Keys        *config.Authkeys
-	Resources   *haresources.File
-	ResourceDir string
-}
-
-// loadBundle reads and cross-checks the three files as node local would.
-// Missing scripts are warnings: a script may be installed on this node later,
-// and the daemon checks again before it runs one.
-func loadBundle(confdir, local string) (*Bundle, diag.List) {
-	var all diag.List
-	b := &Bundle{Local: local, ResourceDir: filepath.Join(confdir, "resource.d")}
-	var l diag.List
-	b.Config, l = config.Load(confdir, local)
-	all = append(all, l...)
-	b.Keys, l = config.LoadAuthkeys(filepath.Join(confdir, "authkeys"))
-	all = append(all, l...)
-	b.Resources, l = haresources.Load(filepath.Join(confdir, "haresources"))
-	all = append(all, l...)
-	if b.Config != nil && b.Resources != nil {
-		all = append(all, haresources.CheckNodes(b.Resources, b.Config.Nodes)...)
-		if len(b.Config.Nodes) > 2 && len(b.Resources.Groups) > 0 {
-			all.Warnf(b.Config.File, 0, "haresources mode manages resources between two nodes; %d nodes are listed (consider the Pacemaker export)", len(b.Config.Nodes))
-		}
+// checkConfig reads confdir with the daemon's own reader (reload.Read) as
+// node local would, then adds what only check says. Missing scripts are
+// warnings: a script may be installed on this node later, and the executor
+// resolves it again, with the same resolver over the same directories,
+// before it runs one.
+func checkConfig(confdir, local string) diag.List {
+	set, all := reload.Read(confdir, local)
+	if set.Cfg != nil && set.Hares != nil && len(set.Cfg.Nodes) > 2 && len(set.Hares.Groups) > 0 {
+		all.Warnf(set.Cfg.File, 0, "haresources mode manages resources between two nodes; %d nodes are listed (consider the Pacemaker export)", len(set.Cfg.Nodes))
 	}
-	if b.Resources != nil {
-		r := haresources.Resolver{Dirs: []string{b.ResourceDir, "/etc/init.d"}}
-		all = append(all, haresources.CheckScripts(b.Resources, r, diag.Warning)...)
+	if set.Hares != nil {
+		r := haresources.Resolver{Dirs: haresources.ScriptDirs(confdir)}
+		all = append(all, haresources.CheckScripts(set.Hares, r, diag.Warning)...)
 	}
-	return b, all
+	return all
 }
 
 func checkMain(args []string) int {
@@ -68,7 +50,7 @@ func check(w io.Writer, confdir, node string, asJSON bool) int {
 			return 1
 		}
 	}
-	_, findings := loadBundle(confdir, local)
+	findings := checkConfig(confdir, local)
 	if asJSON {
 		out := struct {
 			Node     string         `json:"node"`

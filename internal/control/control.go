@@ -195,11 +195,15 @@ func Call(path string, req Request, timeout time.Duration) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	if _, err := c.Write(append(b, '\n')); err != nil {
-		return Response{}, fmt.Errorf("send request: %w", err)
-	}
+	_, werr := c.Write(append(b, '\n'))
+	// A server that refuses us (wrong uid) answers and closes without
+	// reading the request, so the write may fail with EPIPE after its
+	// answer is already waiting: read it before reporting the write.
 	line, err := bufio.NewReader(c).ReadBytes('\n')
 	if err != nil {
+		if werr != nil {
+			return Response{}, fmt.Errorf("send request: %w", werr)
+		}
 		return Response{}, fmt.Errorf("read response: %w", err)
 	}
 	var resp Response

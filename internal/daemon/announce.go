@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/clock"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/rm"
 )
@@ -51,7 +52,7 @@ func (d *Daemon) announceTick() {
 }
 
 func (d *Daemon) announce(res haresources.Resource) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := clock.WithTimeout(context.Background(), d.clock, time.Minute)
 	defer cancel()
 	// Failures are logged by the runner; the address stays configured,
 	// only the announcement may have failed.

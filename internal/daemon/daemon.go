@@ -211,7 +211,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	defer os.Remove(d.pidFile)
 
-	gen, note, err := state.NextGeneration(d.opts.StateDir, time.Now())
+	gen, note, err := state.NextGeneration(d.opts.StateDir, d.clock.Now()) // wall-clock date on the real clock
 	if err != nil {
 		return err
 	}
@@ -237,7 +237,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Local: d.local, Nodes: d.cfg.Nodes, Links: links,
 		Keepalive: d.cfg.Keepalive, Deadtime: d.cfg.Deadtime, Warntime: d.cfg.Warntime,
 		Initdead: d.cfg.Initdead, MaxRexmitDelay: d.cfg.MaxRexmitDelay,
-		Generation: gen, UUID: uuid, HopFudge: d.cfg.HopFudge, Seed: time.Now().UnixNano(),
+		Generation: gen, UUID: uuid, HopFudge: d.cfg.HopFudge, Seed: d.clock.Now().UnixNano(),
 		PingNodes: len(d.cfg.PingNodes) + len(d.cfg.PingGroups), DeadCheck: deadCheck,
 	})
 	if err != nil {
@@ -249,10 +249,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	})
 
 	d.runner = &script.Runner{
-		Dirs:    []string{filepath.Join(d.opts.ConfDir, "resource.d"), "/etc/init.d"},
+		Dirs:    haresources.ScriptDirs(d.opts.ConfDir), // as `heartbeatd check`
 		Env:     scriptEnv(d),
 		Timeout: d.cfg.ScriptTimeout,
 		Log:     scriptLog{d.log},
+		Clock:   d.clock,
 	}
 	d.exec = newGroupExec(d.runner, d.groups)
 

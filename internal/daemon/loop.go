@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"heartbeatd/internal/clock"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
 	"heartbeatd/internal/membership"
@@ -81,21 +82,25 @@ var rmTypes = map[string]bool{
 
 func (d *Daemon) loop(ctx context.Context) error {
 	d.startRealtime()
-	timer, err := newWaker()
+	// The real clock's alarm is a timerfd (clock/alarm_linux.go), a fake
+	// clock's is its timer: the loop below runs on either.
+	alarm, err := clock.NewAlarm(d.clock)
 	if err != nil {
 		d.log.Logf(logging.Error, "main loop alarm: %v; falling back to a Go timer", err)
 	}
-	defer timer.Close()
-	d.resetWaker(timer, 0)
-	var armed time.Time // when the timer fires; zero: it has fired
-	var ticked bool     // the last event was the timer
+	defer alarm.Close()
+	d.resetAlarm(alarm, 0)
+	wake := alarm.C()
+	var armed time.Time // when the alarm goes off; zero: it has
+	var ticked bool     // the last event was the alarm
 	// Configuration loaded, media open, control socket listening: ready.
 	d.ready = true
 	d.notify("READY=1")
 	d.notifyStatus()
 	d.gap = rt.GapMeter{Window: time.Minute, Threshold: d.cfg.Warntime / 2}
 	d.stepMem(membership.Start{LoadAvg: loadAvg()})
-	lastLoad, lastWatchdog := time.Now(), time.Now()
+	lastLoad := d.clock.Now()
+	lastWatchdog := lastLoad
 	done := ctx.Done()
 	for {
 		select {
@@ -104,25 +109,26 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.beginShutdown()
 		case p := <-d.recv:
 			d.receive(p)
-		case <-timer.C:
+		case <-wake:
 			armed, ticked = time.Time{}, false
 			d.rmStepped = false
-			d.lastTick = d.clock.Now()
+			now := d.clock.Now()
+			d.lastTick = now
 			var la string
-			if time.Since(lastLoad) >= 5*time.Second {
-				la, lastLoad = loadAvg(), time.Now()
+			if now.Sub(lastLoad) >= 5*time.Second {
+				la, lastLoad = loadAvg(), now
 				d.raiseNewThreads()
 			}
 			d.stepMem(membership.Tick{LoadAvg: la})
 			d.stepRM(rm.Tick{})
 			d.outdateTick()
 			d.announceTick()
-			if d.opts.Watchdog > 0 && time.Since(lastWatchdog) >= d.opts.Watchdog && d.healthy() {
+			if d.opts.Watchdog > 0 && now.Sub(lastWatchdog) >= d.opts.Watchdog && d.healthy() {
 				// systemd's watchdog is fed from this loop only, and only
 				// while keepalives go out, so a wedged loop is what it
 				// detects.
 				d.notify("WATCHDOG=1")
-				lastWatchdog = time.Now()
+				lastWatchdog = now
 			}
 			if !d.exitAt.IsZero() && !d.clock.Now().Before(d.exitAt) {
 				d.log.Logf(logging.Info, "%s Heartbeat shutdown complete.", d.local)
@@ -162,13 +168,13 @@ func (d *Daemon) loop(ctx context.Context) error {
 		ticked = false
 		if !next.Equal(armed) {
 			armed = next
-			d.resetWaker(timer, next.Sub(now))
+			d.resetAlarm(alarm, next.Sub(now))
 		}
 	}
 }
 
-func (d *Daemon) resetWaker(w *waker, after time.Duration) {
-	if err := w.Reset(after); err != nil {
+func (d *Daemon) resetAlarm(a clock.Alarm, after time.Duration) {
+	if err := a.Reset(after); err != nil {
 		d.log.Logf(logging.Error, "main loop alarm: %v", err)
 	}
 }
@@ -204,7 +210,7 @@ func (d *Daemon) raiseNewThreads() {
 // healthy: our own keepalives are going out (the last one less than a
 // deadtime ago).
 func (d *Daemon) healthy() bool {
-	return !d.lastKeepSent.IsZero() && time.Since(d.lastKeepSent) < d.cfg.Deadtime
+	return !d.lastKeepSent.IsZero() && d.clock.Since(d.lastKeepSent) < d.cfg.Deadtime
 }
 
 func (d *Daemon) beginShutdown() {
@@ -228,7 +234,7 @@ func (d *Daemon) receive(p media.Packet) {
 			src := srcOf(p.Data)
 			// One line per peer and second at most: a flood of forged
 			// packets must not flood the log.
-			if now := time.Now(); now.Sub(d.badAuth[src]) >= time.Second {
+			if now := d.clock.Now(); now.Sub(d.badAuth[src]) >= time.Second {
 				d.badAuth[src] = now
 				d.log.Logf(logging.Warn, "string2msg_ll: node [%s] failed authentication (link %s, from %s)", src, p.Link, fromOf(p))
 			}
@@ -278,7 +284,7 @@ func (d *Daemon) doMem(a membership.Action) {
 	case membership.Transmit:
 		d.transmit(a.Msg)
 		if a.Msg.Type() == "status" {
-			now := time.Now()
+			now := d.clock.Now()
 			d.lastKeepSent = now
 			if line := d.gap.Sent(now); line != "" {
 				d.log.Logf(logging.Warn, "%s", line)
@@ -398,7 +404,9 @@ func (d *Daemon) doRM(a rm.Action) {
 // reboot carries out Heartbeat's answer to a resource that cannot be
 // stopped: the node must disappear so the peer can take over safely.
 func (d *Daemon) reboot(reason string) {
-	d.log.Logf(logging.Crit, "Resource STOP failure. Reboot required! (%s)", reason)
+	// Heartbeat's "Resource STOP failure. Reboot required!" was logged once
+	// by the executor when the stop failed; this line says it is carried out.
+	d.log.Logf(logging.Crit, "Rebooting now: %s", reason)
 	if len(d.opts.RebootCommand) > 0 {
 		cmd := exec.Command(d.opts.RebootCommand[0], d.opts.RebootCommand[1:]...)
 		cmd.Env = append(os.Environ(), "HEARTBEATD_REBOOT_REASON="+reason)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"heartbeatd/internal/clock"
 	"heartbeatd/internal/control"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/membership"
@@ -166,7 +167,7 @@ func (d *Daemon) outdateMessage(m *wire.Message) {
 		}
 		d.log.Logf(logging.Info, "%s asks to outdate resource %s", src, res)
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			ctx, cancel := clock.WithTimeout(context.Background(), d.clock, 60*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, d.drbdadm(), "outdate", res)
 			out, err := cmd.CombinedOutput()

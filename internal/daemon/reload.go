@@ -10,6 +10,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/clock"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
 	"heartbeatd/internal/membership"
@@ -49,7 +50,7 @@ func (d *Daemon) watchConfig(ctx context.Context) {
 	go func() {
 		defer w.Close()
 		var fire <-chan time.Time
-		var timer *time.Timer
+		var timer clock.Timer
 		for {
 			select {
 			case <-ctx.Done():
@@ -64,8 +65,8 @@ func (d *Daemon) watchConfig(ctx context.Context) {
 				if timer != nil {
 					timer.Stop()
 				}
-				timer = time.NewTimer(reloadDebounce)
-				fire = timer.C
+				timer = d.clock.NewTimer(reloadDebounce)
+				fire = timer.C()
 			case err, ok := <-w.Errors:
 				if !ok {
 					return

@@ -32,10 +32,23 @@ type Set struct {
 }
 
 // Load reads and checks confdir exactly as the daemon does at start-up
-// (ha.cf for the local node, authkeys, haresources, and haresources' nodes
-// against ha.cf's). The Set is nil when any finding is an error; the
-// findings (errors and warnings, FILE:LINE) are returned either way.
+// (see Read). The Set is nil when any finding is an error; the findings
+// (errors and warnings, FILE:LINE) are returned either way.
 func Load(confdir, local string) (*Set, diag.List) {
+	s, l := Read(confdir, local)
+	if l.HasErrors() || s.Cfg == nil || s.Auth == nil || s.Hares == nil {
+		return nil, l
+	}
+	return s, l
+}
+
+// Read is the one configuration reader, shared by the daemon (through Load)
+// and `heartbeatd check`: ha.cf for the local node, authkeys, haresources,
+// and haresources' nodes against ha.cf's. Unlike Load it keeps what could be
+// read when there are errors, so that check can go on to report on it: the
+// Set is never nil, but any of Cfg, Auth and Hares is nil when its file
+// could not be used at all.
+func Read(confdir, local string) (*Set, diag.List) {
 	cfg, l := config.Load(confdir, local)
 	akPath := filepath.Join(confdir, "authkeys")
 	ak, l2 := config.LoadAuthkeys(akPath)
@@ -43,9 +56,6 @@ func Load(confdir, local string) (*Set, diag.List) {
 	l = append(append(l, l2...), l3...)
 	if cfg != nil && hr != nil {
 		l = append(l, haresources.CheckNodes(hr, cfg.Nodes)...)
-	}
-	if l.HasErrors() || cfg == nil || ak == nil || hr == nil {
-		return nil, l
 	}
 	return &Set{Cfg: cfg, Auth: ak, Hares: hr, AuthFile: akPath}, l
 }

@@ -115,3 +115,29 @@ func TestAuthkeysChange(t *testing.T) {
 		t.Fatalf("authkeys change: %+v", c)
 	}
 }
+
+// Read is Load's reading (the same findings in the same order) but keeps
+// the files that could be used when another one has errors, for
+// `heartbeatd check`.
+func TestReadKeepsWhatLoadRefuses(t *testing.T) {
+	dir := writeSet(t, baseCF, "n1 10.0.0.5/24/eth1 svc\nn3 other\n")
+	if err := os.Remove(filepath.Join(dir, "authkeys")); err != nil {
+		t.Fatal(err)
+	}
+	s, lr := Read(dir, "n1")
+	ls, ll := Load(dir, "n1")
+	if ls != nil || !ll.HasErrors() {
+		t.Fatalf("Load = %v, %v; want refusal", ls, ll)
+	}
+	if got, want := lr.Err().Error(), ll.Err().Error(); got != want {
+		t.Errorf("Read findings\n%s\nLoad findings\n%s", got, want)
+	}
+	if s == nil || s.Cfg == nil || s.Hares == nil {
+		t.Fatalf("Read = %+v; want ha.cf and haresources kept", s)
+	}
+	for _, want := range []string{"authkeys", `node "n3" of group "other" is not a node in ha.cf`} {
+		if !strings.Contains(lr.Err().Error(), want) {
+			t.Errorf("findings lack %q:\n%v", want, lr.Err())
+		}
+	}
+}

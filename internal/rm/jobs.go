@@ -292,8 +292,12 @@ func (m *Manager) onGroupDone(e GroupDone) {
 		// failure of ..."); only a failed release needs another stop here.
 		g.startFailed = true
 		m.scheduleFailureStandby(g)
+		outlook := m.failureOutlook(g)
+		if e.Fatal {
+			outlook = "releasing it failed too: stopping it again; if that succeeds, " + outlook
+		}
 		m.logf(LevelError, "resource group %s failed to start on %s (%s failed)%s: %s",
-			e.Key, m.cfg.Local, res, m.takeoverNote(), m.failureOutlook(g))
+			e.Key, m.cfg.Local, res, m.takeoverNote(), outlook)
 		if e.Fatal {
 			g.state = Stopping
 			m.emit(StopGroup{Key: e.Key})
@@ -312,7 +316,8 @@ func (m *Manager) onGroupDone(e GroupDone) {
 		g.state = FailedStop
 		delete(j.pending, e.Key)
 		j.fatal = append(j.fatal, e.Key)
-		m.logf(LevelCrit, "Resource STOP failure. Reboot required!")
+		// The executor has already logged Heartbeat's "Resource STOP
+		// failure. Reboot required!" for this event; say what it means here.
 		m.logf(LevelCrit, "resource %s failed to stop on %s; it may still be active there. "+
 			"It will not be started here again and %s keeps announcing it as held so the peer does not take it. "+
 			"Fix it, make sure it is stopped, then run `heartbeatd cleanup %s`.", e.Key, m.cfg.Local, m.cfg.Local, e.Key)

@@ -275,7 +275,11 @@ func (m *Manager) ownResource(msg *wire.Message) {
 	}
 	switch msg.Value("info") {
 	case "mach_down":
-		m.logf(LevelInfo, "mach_down takeover complete.")
+		// Heartbeat's line, unless a group of the takeover failed to
+		// start: finishJob has said "incomplete" just before.
+		if len(m.failedStarts(m.keysOf(rscForeign))) == 0 {
+			m.logf(LevelInfo, "mach_down takeover complete.")
+		}
 		m.takeover = false
 		m.iHold |= rscForeign
 		m.needFailback = true

@@ -491,7 +491,8 @@ func (m *Manager) FailedStarts() []FailedStart {
 			continue
 		}
 		f := FailedStart{Key: g.Key, Attempts: g.retries + 1, Max: maxStartRetries + 1, GaveUp: g.gaveUp}
-		if g.startFailed && m.failureStandbySet&m.setOf(g) != 0 {
+		// A group that then failed to stop waits for cleanup, not a timer.
+		if g.startFailed && g.state == Stopped && m.failureStandbySet&m.setOf(g) != 0 {
 			f.Next = m.failureStandbyAt
 		}
 		out = append(out, f)

@@ -219,18 +219,18 @@ func (r *Runner) doScript(ctx context.Context, res haresources.Resource, op stri
 // logRunError logs why a script could not be run, in Heartbeat's wording
 // where Heartbeat has one.
 func (r *Runner) logRunError(err error) {
-	var lerr *LocateError
-	if errors.As(err, &lerr) {
-		r.log(EntityResourceManager, LevelError, "Cannot locate resource script "+lerr.Script+
-			strings.TrimPrefix(lerr.Error(), "cannot locate resource script "+lerr.Script))
+	var serr *haresources.ScriptError
+	if errors.As(err, &serr) {
+		// Heartbeat's "Cannot locate resource script NAME", then our reasons.
+		r.log(EntityResourceManager, LevelError, "Cannot"+strings.TrimPrefix(serr.Error(), "cannot"))
 		return
 	}
 	r.log(EntityResourceManager, LevelError, err.Error())
 }
 
+// isLocateError reports whether err says the resolver found no script to run.
 func isLocateError(err error) bool {
-	var lerr *LocateError
-	return errors.As(err, &lerr)
+	return errors.As(err, new(*haresources.ScriptError))
 }
 
 func (r *Runner) sleep(ctx context.Context, d time.Duration) error {

@@ -47,14 +47,18 @@ func (l *recLogger) ofEntity(entity string, withDebug bool) []string {
 	return out
 }
 
-func (l *recLogger) contains(level, text string) bool {
+// count is how many records have exactly this level and text.
+func (l *recLogger) count(level, text string) int {
+	n := 0
 	for _, r := range l.records() {
 		if r.level == level && r.text == text {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
+
+func (l *recLogger) contains(level, text string) bool { return l.count(level, text) > 0 }
 
 // writeScript puts an executable /bin/sh script into dir.
 func writeScript(t testing.TB, dir, name, body string) string {

@@ -8,11 +8,9 @@ package script
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,10 +43,6 @@ const (
 // Heartbeat's `ResourceManager(default)[pid]: info: Acquiring resource group`.
 const EntityResourceManager = "ResourceManager"
 
-// DefaultDirs is where ResourceManager looks for a script, in order:
-// $HA_RESOURCEDIR, then INITDIR.
-var DefaultDirs = []string{"/etc/ha.d/resource.d", "/etc/init.d"}
-
 // Defaults for the zero values of Runner's fields.
 const (
 	DefaultStopRetries   = 10              // HA_STOPRETRYMAX
@@ -65,8 +59,9 @@ const (
 // timeout, real clock, no logging. A Runner is safe for concurrent use if
 // its fields are not changed meanwhile.
 type Runner struct {
-	// Dirs are searched in order for the script; a candidate must be a
-	// regular file executable by us. Default DefaultDirs.
+	// Dirs are searched in order for the script by haresources.Resolver
+	// (the resolver `heartbeatd check` uses too). Default
+	// haresources.DefaultDirs.
 	Dirs []string
 	// Env is added to the scripts' environment, later entries winning; see
 	// Environment for what Heartbeat provides. The daemon's own environment
@@ -115,53 +110,12 @@ type Result struct {
 // Failed reports whether the run counts as a failure for start or stop.
 func (r Result) Failed() bool { return r.Err != nil || r.ExitCode != 0 }
 
-// LocateError says a script could not be found or used.
-type LocateError struct {
-	Script string
-	Dirs   []string
-	// Reasons lists candidates that exist but were rejected.
-	Reasons []string
-}
-
-func (e *LocateError) Error() string {
-	msg := fmt.Sprintf("cannot locate resource script %s (looked in %s)", e.Script, strings.Join(e.Dirs, ", "))
-	if len(e.Reasons) > 0 {
-		msg += ": " + strings.Join(e.Reasons, "; ")
-	}
-	return msg
-}
-
-// Locate finds script the way ResourceManager's scriptpath does: the first
-// of Dirs holding a regular file (symlinks followed) that we may execute.
+// Locate finds script the way ResourceManager's scriptpath does, through
+// haresources.Resolver over Dirs: the first of Dirs holding a regular file
+// (symlinks followed) that we may execute. Every failure is a
+// *haresources.ScriptError.
 func (r *Runner) Locate(script string) (string, error) {
-	dirs := r.dirs()
-	lerr := &LocateError{Script: script, Dirs: dirs}
-	if script == "" || script == "." || script == ".." || strings.ContainsAny(script, "/\x00") {
-		// haresources is outside input; a name with a slash could reach
-		// any program on the system.
-		lerr.Reasons = append(lerr.Reasons, fmt.Sprintf("%q is not a plain file name", script))
-		return "", lerr
-	}
-	for _, dir := range dirs {
-		p := filepath.Join(dir, script)
-		st, err := os.Stat(p)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			continue
-		case err != nil:
-			lerr.Reasons = append(lerr.Reasons, err.Error())
-			continue
-		case !st.Mode().IsRegular():
-			lerr.Reasons = append(lerr.Reasons, p+" is not a regular file")
-			continue
-		}
-		if err := unix.Access(p, unix.X_OK); err != nil {
-			lerr.Reasons = append(lerr.Reasons, p+" is not executable")
-			continue
-		}
-		return p, nil
-	}
-	return "", lerr
+	return haresources.Resolver{Dirs: r.Dirs}.Path(script)
 }
 
 // ScriptArgs are the arguments Heartbeat passes for res, before the action.
@@ -352,13 +306,6 @@ func exitCode(ps *os.ProcessState) int {
 		return 128 + int(ws.Signal())
 	}
 	return -1
-}
-
-func (r *Runner) dirs() []string {
-	if len(r.Dirs) == 0 {
-		return DefaultDirs
-	}
-	return r.Dirs
 }
 
 func (r *Runner) clock() clock.Clock {

@@ -158,25 +158,22 @@ func TestLocate(t *testing.T) {
 		t.Errorf("link: %q, %v", p, err)
 	}
 	for _, tt := range []struct{ name, wantMsg string }{
-		{"nosuch", "cannot locate resource script nosuch (looked in " + d1 + ", " + d2 + ")"},
-		{"plain", filepath.Join(d1, "plain") + " is not executable"},
-		{"adir", filepath.Join(d1, "adir") + " is not a regular file"},
-		{"../" + filepath.Base(d2) + "/target", "is not a plain file name"},
-		{"", "is not a plain file name"},
-		{"..", "is not a plain file name"},
+		{"nosuch", "cannot locate resource script nosuch (" + filepath.Join(d1, "nosuch") + ": does not exist; " + filepath.Join(d2, "nosuch") + ": does not exist)"},
+		{"plain", filepath.Join(d1, "plain") + ": is not executable"},
+		{"adir", filepath.Join(d1, "adir") + ": is a directory"},
+		{"../" + filepath.Base(d2) + "/target", `contains "/"`},
+		{"", "empty script name"},
+		{"..", `starts with '.'`},
 	} {
 		_, err := r.Locate(tt.name)
-		var le *LocateError
-		if !errors.As(err, &le) || !strings.Contains(err.Error(), tt.wantMsg) {
-			t.Errorf("Locate(%q) = %v, want a *LocateError containing %q", tt.name, err, tt.wantMsg)
+		var se *haresources.ScriptError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), tt.wantMsg) {
+			t.Errorf("Locate(%q) = %v, want a *haresources.ScriptError containing %q", tt.name, err, tt.wantMsg)
 		}
 		out := r.Run(context.Background(), haresources.Resource{Script: tt.name}, "start")
 		if out.Err == nil || out.ExitCode != -1 || !out.Failed() {
 			t.Errorf("Run(%q) = %+v, want a failure that never ran", tt.name, out)
 		}
-	}
-	if got := (&Runner{}).dirs(); !cmp.Equal(got, []string{"/etc/ha.d/resource.d", "/etc/init.d"}) {
-		t.Errorf("default dirs %v", got)
 	}
 }
 

@@ -63,8 +63,8 @@
 // address and answering for it; refusing would leave the service on a node
 // nobody watches, with no failover left. As Heartbeat does, the address is
 // then taken and the full burst moves the neighbours; a probe sent just
-// before (not waited for beyond takeoverListen) reports in the log which
-// MAC still answered. Fencing, when configured, silences the old node.
+// before (listened for once the first gratuitous ARP is out) reports in
+// the log which MAC still answered. Fencing, when configured, silences the old node.
 //
 // IPv6 addresses are refused with a pointer to IPv6addr, as Heartbeat's
 // IPaddr refuses them.
@@ -255,17 +255,6 @@ func add(k *kernel, t target, p placement, io agent.IO) bool {
 	return true
 }
 
-// takeoverListen bounds how long a takeover listens for the dead peer's
-// answer to its probe, counted from the probe and mostly spent adding the
-// address and sending the first gratuitous ARP: a fifth of the probe's wait
-// (10 ms by default), at least 5 ms. A node whose kernel is up answers
-// within a millisecond or two; one that lost power never does, and then
-// this is all the takeover waits. A busy or lossy segment that needs longer
-// raises HA_IPADDR_PROBE_MS, as for the probe itself.
-func takeoverListen(probeWait time.Duration) time.Duration {
-	return max(probeWait/5, 5*time.Millisecond)
-}
-
 // takeover starts the address taken over from a dead peer (the daemon set
 // HA_TAKEOVER_FROM). The peer's node may be up with its cluster daemon
 // crashed or hung, so its kernel still holds the address and answers ARP
@@ -278,7 +267,14 @@ func takeoverListen(probeWait time.Duration) time.Duration {
 func takeover(k *kernel, t target, p placement, from string, probeWait time.Duration, burst garp.Burst, io agent.IO) int {
 	var c *garp.Conn
 	var sent time.Time
-	listen := takeoverListen(probeWait)
+	// Listen as long as a normal start's probe would, but only after the
+	// address is up and the first gratuitous ARP is out, and only until
+	// the first answer: a node whose kernel is up answers within a
+	// millisecond or two, and only a takeover from a node that lost power
+	// waits the whole time before the group's next resource starts. A
+	// shorter window proved unreliable on a loaded machine, where the
+	// reader can be woken after its deadline with the answer queued.
+	listen := probeWait
 	if probeWait > 0 {
 		var err error
 		if c, err = garp.Open(p.Iface); err == nil {

@@ -1,4 +1,4 @@
-package daemon
+package clock
 
 import (
 	"fmt"
@@ -10,21 +10,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// waker is the main loop's alarm: a timerfd read through Go's netpoller
-// instead of a time.Timer. The difference is what wakes up. A Go timer also
-// wakes the runtime's monitor thread (sysmon sleeps until the next timer),
-// and arming one from the loop while another thread waits in the netpoller
-// interrupts that wait; on an idle cluster those extra thread wake-ups were
-// most of the daemon's CPU. A timerfd is just one more descriptor in the
-// epoll set the runtime already waits on: one wake-up per alarm. Its system
-// calls are raw for the same reason as the media's (internal/media/rawio.go):
-// none of them blocks.
+// kernelAlarm is the real clock's Alarm: a timerfd read through Go's
+// netpoller instead of a time.Timer. The difference is what wakes up. A Go
+// timer also wakes the runtime's monitor thread (sysmon sleeps until the
+// next timer), and arming one from the loop while another thread waits in
+// the netpoller interrupts that wait; on an idle cluster those extra thread
+// wake-ups were most of the daemon's CPU. A timerfd is just one more
+// descriptor in the epoll set the runtime already waits on: one wake-up per
+// alarm. Its system calls are raw for the same reason as the media's
+// (internal/media/rawio.go): none of them blocks.
 //
-// Should the timerfd ever fail, the waker falls back to a time.Timer for
-// good: the loop must keep its keepalives going whatever the cost, because a
-// daemon that stops while holding resources is a split brain in the making.
-type waker struct {
-	C chan struct{} // receives once per expiry that the loop has not yet seen
+// Should the timerfd ever fail, the alarm falls back to a time.Timer for
+// good: the daemon's loop must keep its keepalives going whatever the cost,
+// because a daemon that stops while holding resources is a split brain in
+// the making.
+type kernelAlarm struct {
+	c chan time.Time // receives once per expiry that the loop has not yet seen
 
 	f        *os.File
 	rc       syscall.RawConn
@@ -37,9 +38,10 @@ type waker struct {
 	settime func(fd uintptr)
 }
 
-// newWaker returns a working waker; err says why it is on the fallback.
-func newWaker() (*waker, error) {
-	w := &waker{C: make(chan struct{}, 1)}
+// newKernelAlarm returns a working alarm; err says why it is on the
+// fallback.
+func newKernelAlarm() (*kernelAlarm, error) {
+	w := &kernelAlarm{c: make(chan time.Time, 1)}
 	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
 		w.fallBack()
@@ -60,20 +62,23 @@ func newWaker() (*waker, error) {
 	return w, nil
 }
 
-func (w *waker) fallBack() {
+func (w *kernelAlarm) C() <-chan time.Time { return w.c }
+
+func (w *kernelAlarm) fallBack() {
 	if w.fallback == nil {
 		w.fallback = time.AfterFunc(time.Hour, w.fire)
+		w.fallback.Stop()
 	}
 }
 
-func (w *waker) fire() {
+func (w *kernelAlarm) fire() {
 	select {
-	case w.C <- struct{}{}:
+	case w.c <- time.Now():
 	default: // one pending expiry is as good as two
 	}
 }
 
-func (w *waker) run() {
+func (w *kernelAlarm) run() {
 	var buf [8]byte // the expiry count, which the loop does not need
 	// One closure for all reads, not one per alarm (no allocation per wake).
 	read := func(fd uintptr) bool {
@@ -89,10 +94,7 @@ func (w *waker) run() {
 	}
 }
 
-// Reset arms the alarm to go off once, d from now (at once when d <= 0),
-// replacing any earlier setting. An expiry of the earlier setting may still
-// be pending in C; the loop treats a Tick at any time as harmless.
-func (w *waker) Reset(d time.Duration) error {
+func (w *kernelAlarm) Reset(d time.Duration) error {
 	if w.fallback != nil {
 		w.fallback.Reset(max(d, 0))
 		return nil
@@ -113,8 +115,7 @@ func (w *waker) Reset(d time.Duration) error {
 	return nil
 }
 
-// Close stops the alarm and its reader goroutine.
-func (w *waker) Close() {
+func (w *kernelAlarm) Close() {
 	if w.fallback != nil {
 		w.fallback.Stop()
 	}

@@ -1,0 +1,264 @@
+package membership
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"heartbeatd/internal/scenario"
+	"heartbeatd/internal/wire"
+)
+
+// TestScenarios runs testdata/scenarios/*.txt (format: internal/scenario)
+// against one Table, the local node pa1 with the lab's ha.cf; its peers
+// are played by the file. Besides the clock commands (advance ticks at
+// every NextWake, as the daemon does), a file may say:
+//
+//	config key=value...    before anything else: local, nodes, links (comma
+//	                       lists), keepalive, deadtime, warntime, initdead,
+//	                       deadcheck
+//	start, tick            Start, Tick
+//	recv NODE LINKS t=TYPE field=value...
+//	                       a message from peer NODE on each of LINKS (comma
+//	                       list; the second copy is the usual duplicate).
+//	                       src, srcuuid, seq, hg, ts and ttl are filled in as
+//	                       a Heartbeat peer sends them (seq counts up per
+//	                       peer); seq=HEX or hg=HEX override them
+//	restart NODE           the peer's daemon restarts: next generation, seq 1
+//	send field=value...    Send on behalf of an upper layer
+//	shutdown [restart]     Shutdown
+//	nodes                  the node and link table, as cl_status shows it
+//
+// Our own broadcasts are not fed back on the links (the daemon does), so
+// our own links stay dead in "nodes"; nothing else depends on them.
+//
+// The envelope every message carries (src, srcuuid, destuuid, hg, ts, ld,
+// ttl) is left out of the output: it is the same on every line and checked
+// by the field-order tests; seq stays, it is what the scenarios are about.
+func TestScenarios(t *testing.T) {
+	scenario.Run(t, "testdata/scenarios", t0, func(clk *scenario.Clock) scenario.Core {
+		return &memScenario{clk: clk, cfg: labConfig("pa1"), peers: map[string]*peer{}}
+	})
+}
+
+type memScenario struct {
+	clk   *scenario.Clock
+	cfg   Config
+	tb    *Table
+	peers map[string]*peer
+}
+
+// envelope are the fields the sender's table adds to every message.
+var envelope = map[string]bool{"src": true, "srcuuid": true, "destuuid": true, "hg": true, "ts": true, "ld": true, "ttl": true}
+
+func (s *memScenario) Do(c scenario.Cmd) ([]string, error) {
+	if c.Name == "config" {
+		return nil, s.configure(c)
+	}
+	if s.tb == nil {
+		tb, err := New(s.cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.tb = tb
+	}
+	switch c.Name {
+	case "start":
+		return s.step(Start{}), nil
+	case "tick":
+		return s.Tick(), nil
+	case "recv":
+		return s.recv(c)
+	case "restart":
+		p, err := s.peer(c.Pos())
+		if err != nil {
+			return nil, err
+		}
+		p.gen++
+		p.seq = 0
+		return nil, nil
+	case "send":
+		return s.step(Send{Msg: buildMsg(c.KVs())}), nil
+	case "shutdown":
+		return s.step(Shutdown{Restart: len(c.Args) == 1 && c.Args[0] == "restart"}), nil
+	case "nodes":
+		var out []string
+		for _, n := range s.tb.Nodes() {
+			line := n.Name + " " + n.Status
+			for _, l := range s.tb.Links(n.Name) {
+				line += " " + l.Name + "=" + l.Status
+			}
+			out = append(out, line)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown command %q", c.Name)
+}
+
+func (s *memScenario) NextWake() time.Time {
+	if s.tb == nil {
+		return time.Time{}
+	}
+	return s.tb.NextWake()
+}
+
+func (s *memScenario) Tick() []string { return s.step(Tick{}) }
+
+func (s *memScenario) step(ev Event) []string {
+	if s.tb == nil {
+		return nil
+	}
+	return scenario.Render(s.clk, s.tb.Step(s.clk.Now, ev), renderAction)
+}
+
+func (s *memScenario) configure(c scenario.Cmd) error {
+	if s.tb != nil {
+		return fmt.Errorf("config after the table was created")
+	}
+	for _, kv := range c.KVs() {
+		var d *time.Duration
+		switch kv.Key {
+		case "local":
+			s.cfg.Local, s.cfg.UUID = kv.Value, uuids[kv.Value]
+			continue
+		case "nodes":
+			s.cfg.Nodes = strings.Split(kv.Value, ",")
+			continue
+		case "links":
+			s.cfg.Links = strings.Split(kv.Value, ",")
+			continue
+		case "keepalive":
+			d = &s.cfg.Keepalive
+		case "deadtime":
+			d = &s.cfg.Deadtime
+		case "warntime":
+			d = &s.cfg.Warntime
+		case "initdead":
+			d = &s.cfg.Initdead
+		case "deadcheck":
+			d = &s.cfg.DeadCheck
+		default:
+			return fmt.Errorf("unknown config key %q", kv.Key)
+		}
+		v, err := time.ParseDuration(kv.Value)
+		if err != nil {
+			return err
+		}
+		*d = v
+	}
+	return nil
+}
+
+func (s *memScenario) peer(pos []string) (*peer, error) {
+	if len(pos) == 0 {
+		return nil, fmt.Errorf("no peer node named")
+	}
+	name := pos[0]
+	if _, ok := uuids[name]; !ok || name == s.cfg.Local {
+		return nil, fmt.Errorf("%q is not a peer (known: pa1, pa2, pa3, not the local node)", name)
+	}
+	p := s.peers[name]
+	if p == nil {
+		p = &peer{name: name, gen: 0x6b024820, now: func() time.Time { return s.clk.Now }}
+		s.peers[name] = p
+	}
+	return p, nil
+}
+
+// recv builds the peer's next message and delivers a copy on each link.
+func (s *memScenario) recv(c scenario.Cmd) ([]string, error) {
+	pos := c.Pos()
+	p, err := s.peer(pos)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != 2 {
+		return nil, fmt.Errorf("usage: recv NODE LINK[,LINK] t=TYPE field=value...")
+	}
+	kvs := c.KVs()
+	if len(kvs) == 0 || kvs[0].Key != "t" {
+		return nil, fmt.Errorf("recv: the first field must be t=TYPE")
+	}
+	var body []string
+	var over []scenario.KV
+	for _, kv := range kvs[1:] {
+		switch {
+		case kv.Key == "seq":
+			v, err := strconv.ParseUint(kv.Value, 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("recv: seq %q is not hex", kv.Value)
+			}
+			p.seq = v - 1 // msg counts up to it
+		case envelope[kv.Key]:
+			over = append(over, kv)
+		default:
+			body = append(body, kv.Key, kv.Value)
+		}
+	}
+	m := p.msg(kvs[0].Value, body...)
+	for _, kv := range over {
+		m.Set(kv.Key, kv.Value)
+	}
+	var out []string
+	for _, link := range strings.Split(pos[1], ",") {
+		out = append(out, s.step(Received{Msg: m.Clone(), Link: link})...)
+	}
+	return out, nil
+}
+
+func buildMsg(kvs []scenario.KV) *wire.Message {
+	m := &wire.Message{}
+	for _, kv := range kvs {
+		m.Set(kv.Key, kv.Value)
+	}
+	return m
+}
+
+// body renders a message without its envelope.
+func body(m *wire.Message) string {
+	var kvs []scenario.KV
+	for _, f := range m.Fields {
+		if envelope[f.Name] {
+			continue
+		}
+		v := string(f.Value)
+		if f.Type == wire.TypeBinary {
+			v = hex.EncodeToString(f.Value)
+		}
+		kvs = append(kvs, scenario.KV{Key: f.Name, Value: v})
+	}
+	return scenario.FormatKVs(kvs)
+}
+
+func renderAction(a Action) string {
+	switch a := a.(type) {
+	case Transmit:
+		return "send " + body(a.Msg)
+	case Log:
+		return "log " + a.Level + ": " + a.Text
+	case NodeStatus:
+		return fmt.Sprintf("node-status %s %s->%s", a.Node, a.Old, a.New)
+	case LinkStatus:
+		return fmt.Sprintf("link-status %s:%s %s", a.Node, a.Link, a.Status)
+	case Deliver:
+		link := a.Link
+		if link == "" {
+			link = "(own)"
+		}
+		return "deliver " + link + " " + body(a.Msg)
+	case CommUp:
+		return "comm-up"
+	case PeerShutdown:
+		return "peer-shutdown " + a.Node
+	case PeerRestarted:
+		return "peer-restarted " + a.Node
+	case PartitionHealed:
+		return "partition-healed " + a.Node
+	case Overheard:
+		return "overheard " + body(a.Msg)
+	}
+	return fmt.Sprintf("unknown action %#v", a)
+}
