@@ -18,10 +18,13 @@ import (
 // again for its address resources: IPaddr's start is idempotent and sends
 // the gratuitous ARP burst again.
 
-// announceSettle is how long after the heal the re-announcement waits, so
-// that the resource manager has decided who keeps each group (it does so on
-// the first resource messages after the heal). Only groups running here
-// then are announced; the loser announces nothing when it releases.
+// The re-announcement goes out as soon as the resource manager has settled
+// after the heal (Idle: the peer has said it is stable again, so the loser
+// has finished releasing), or announceSettle after the heal at the latest.
+// Only groups running here then are announced; the loser announces nothing
+// when it releases. Waiting a fixed time instead left the clients pointing
+// at the loser, and the service unreachable, for those two seconds after a
+// hung daemon resumed (SIGSTOP, then SIGCONT).
 const announceSettle = 2 * time.Second
 
 // addressScripts are the resource scripts whose start re-announces an address.
@@ -34,7 +37,7 @@ func (d *Daemon) scheduleAnnounce() {
 
 // announceTick runs the re-announcement once the time has come.
 func (d *Daemon) announceTick() {
-	if d.announceAt.IsZero() || d.clock.Now().Before(d.announceAt) {
+	if d.announceAt.IsZero() || d.clock.Now().Before(d.announceAt) && !d.rm.Idle() {
 		return
 	}
 	d.announceAt = time.Time{}

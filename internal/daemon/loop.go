@@ -155,6 +155,9 @@ func (d *Daemon) loop(ctx context.Context) error {
 			// fine fixed tick (TestSimDaemonTicks models this loop).
 			d.rmStepped = false
 			d.stepRM(rm.Tick{})
+			// A heal's re-announcement waits for rm to settle, which
+			// an event rather than a timer usually brings.
+			d.announceTick()
 		}
 		// Any event (a packet, a reload, a finished script) may move the
 		// next wake-up, earlier or later.

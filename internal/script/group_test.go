@@ -295,15 +295,15 @@ exit 0
 // level (an agent's reason for a failed start must not hide in the debug
 // log); other output stays at debug.
 func TestOutputLevel(t *testing.T) {
-	for line, want := range map[string]string{
-		"ERROR: IPaddr 10.0.0.5: interface eth9 is down": LevelError,
-		"WARNING: 02:00:00:00:00:01 still answered":      LevelWarn,
-		"INFO: added 10.0.0.5/24":                        LevelDebug,
-		"running":                                        LevelDebug,
-		"ERRORS are fine":                                LevelDebug,
+	for line, want := range map[string][2]string{
+		"ERROR: IPaddr 10.0.0.5: interface eth9 is down": {LevelError, "IPaddr 10.0.0.5: interface eth9 is down"},
+		"WARNING: 02:00:00:00:00:01 still answered":      {LevelWarn, "02:00:00:00:00:01 still answered"},
+		"INFO: added 10.0.0.5/24":                        {LevelDebug, "INFO: added 10.0.0.5/24"},
+		"running":                                        {LevelDebug, "running"},
+		"ERRORS are fine":                                {LevelDebug, "ERRORS are fine"},
 	} {
-		if got := outputLevel(line); got != want {
-			t.Errorf("outputLevel(%q) = %q, want %q", line, got, want)
+		if lvl, text := outputLevel(line); lvl != want[0] || text != want[1] {
+			t.Errorf("outputLevel(%q) = %q, %q; want %q, %q", line, lvl, text, want[0], want[1])
 		}
 	}
 }

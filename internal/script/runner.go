@@ -153,7 +153,10 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 	argv := append(append([]string{path}, out.Args...), op)
 
 	entity := res.Script
-	logs := newOutputLog(r.Output, func(line string) { r.log(entity, outputLevel(line), line) })
+	logs := newOutputLog(r.Output, func(line string) {
+		level, text := outputLevel(line)
+		r.log(entity, level, text)
+	})
 	var mu sync.Mutex // guards the sinks below and detached
 	var status statusMatcher
 	stdoutLines := &lineSplitter{max: logs.limits.MaxLineBytes, out: logs.add}
@@ -329,12 +332,15 @@ func (r *Runner) log(entity, level, text string) {
 // dead node that still answers for an address, reaches syslog. Stock OCF
 // scripts log through ha_log themselves when HA_LOGFACILITY is set and then
 // print nothing, so this does not double their lines.
-func outputLevel(line string) string {
-	switch {
-	case strings.HasPrefix(line, "ERROR: "), strings.HasPrefix(line, "CRIT: "):
-		return LevelError
-	case strings.HasPrefix(line, "WARNING: "), strings.HasPrefix(line, "WARN: "):
-		return LevelWarn
+func outputLevel(line string) (level, text string) {
+	for _, p := range [...]struct{ prefix, level string }{
+		{"ERROR: ", LevelError}, {"CRIT: ", LevelError},
+		{"WARNING: ", LevelWarn}, {"WARN: ", LevelWarn},
+	} {
+		// The log line carries the level already: drop the prefix.
+		if rest, ok := strings.CutPrefix(line, p.prefix); ok {
+			return p.level, rest
+		}
 	}
-	return LevelDebug
+	return LevelDebug, line
 }
