@@ -1,8 +1,12 @@
 #!/bin/bash
 # heartbeatd failover demo: two cluster nodes and a client in network
 # namespaces, two heartbeat links, a floating IP and a small service on it.
-# The active node is "powered off" (daemon killed with -9, its links cut)
-# and the demo prints a timeline of the failover as the client sees it.
+# Two faults, each with a timeline of the failover as the client sees it:
+#   1. crash: node1's heartbeatd is killed with -9, nothing else: node1 stays
+#      up, keeps the floating IP configured and its kernel still answers ARP
+#      for it; node2 takes over anyway.
+#   2. power-off: node1 is restarted as standby, then node2 (now active) is
+#      "powered off" (daemon killed with -9, its links cut); node1 takes over.
 #
 # Usage (root): make demo        (or: BIN=path/to/heartbeatd tests/demo/run.sh)
 # It creates only namespaces named hbdemo<random>-*, and removes them on exit.
@@ -108,31 +112,72 @@ echo "   node1 holds $VIP (eth1 $M1), node2 is standby (eth1 $M2)"
 echo "   client asks $VIP:8080 -> \"$ANSWER\""
 sleep 5.5   # past the 5 s start-up period in which deadtime is advertised +2 s
 
-echo "== powering node1 off: kill -9 heartbeatd, cut both links"
+neigh_mac() { ip -n $P-client neigh show $VIP | awk '{for(i=1;i<NF;i++) if($i=="lladdr") print $(i+1)}'; }
+
+# watch_takeover NAME A B: the timeline of node B taking over from node A,
+# as node B's cl_status and the client see it; T0 is the fault, MARK the
+# length of node B's log before it. The times go to SUMMARY.
+SUMMARY=()
+watch_takeover() {
+	local name=$1 a=$2 b=$3 mb dead="" took="" arp="" served="" ans
+	mb=$(mac_of n$b)
+	while [ $(( $(ms) - T0 )) -lt 15000 ]; do
+		[ -z "$dead" ] && [ "$(cls $b nodestatus node$a)" = dead ] && { dead=$(stamp); say "$dead" "node$b: node$a is dead"; }
+		[ -z "$took" ] && [ "$(cls $b rscstatus)" = all ] && { took=$(stamp); say "$took" "node$b: holds all resources (takeover complete)"; }
+		if [ -z "$arp" ] && [ "$(neigh_mac)" = "$mb" ]; then
+			arp=$(stamp); say "$arp" "client: $VIP is at $mb (node$b's MAC, from its gratuitous ARP)"
+		fi
+		if [ -n "$took" ] && [ -z "$served" ]; then
+			ans=$(ask); case "$ans" in *node$b*) served=$(stamp); say "$served" "client: $VIP:8080 answers \"$ans\"";; esac
+		fi
+		[ -n "$dead" ] && [ -n "$took" ] && [ -n "$arp" ] && [ -n "$served" ] && break
+		sleep 0.01
+	done
+	echo
+	tail -n +$((MARK + 1)) $WORK/node$b/ha-log |
+		grep -E 'is dead|Taking over|Acquiring resource group|Running .* start|still answered|takeover complete' |
+		sed -e "s/^/   node$b log: /" | head -n 12 || true
+	echo
+	if [ -z "$dead" ] || [ -z "$took" ] || [ -z "$arp" ] || [ -z "$served" ]; then
+		echo "== failover INCOMPLETE (dead=$dead takeover=$took arp=$arp served=$served); logs: $WORK"; KEEP=1; exit 1
+	fi
+	echo "== failover complete: the client reaches the service on node$b"
+	SUMMARY+=("$(printf '%-10s %-8s %-10s %-13s %s' "$name" "node$b" "$dead" "$arp" "$served")")
+}
+
+echo "== 1. crash: kill -9 node1's heartbeatd only (node1 stays up with $VIP)"
+MARK=$(wc -l < $WORK/node2/ha-log)
 T0=$(ms)
 kill -9 $PID1
-ip -n $P-n1 link set eth1 down; ip -n $P-n1 link set eth2 down
-say "+0ms" "fault: node1 gone"
-
-dead="" took="" arp="" served=""
-while [ $(( $(ms) - T0 )) -lt 15000 ]; do
-	[ -z "$dead" ] && [ "$(cls 2 nodestatus node1)" = dead ] && { dead=1; say "$(stamp)" "node2: node1 is dead"; }
-	[ -z "$took" ] && [ "$(cls 2 rscstatus)" = all ] && { took=1; say "$(stamp)" "node2: holds all resources (takeover complete)"; }
-	if [ -z "$arp" ]; then
-		m=$(ip -n $P-client neigh show $VIP | awk '{for(i=1;i<NF;i++) if($i=="lladdr") print $(i+1)}')
-		[ "$m" = "$M2" ] && { arp=1; say "$(stamp)" "client: $VIP is at $M2 (node2's MAC, from its gratuitous ARP)"; }
-	fi
-	if [ -n "$took" ] && [ -z "$served" ]; then
-		a=$(ask); case "$a" in *node2*) served=1; say "$(stamp)" "client: $VIP:8080 answers \"$a\"";; esac
-	fi
-	[ -n "$dead" ] && [ -n "$took" ] && [ -n "$arp" ] && [ -n "$served" ] && break
-	sleep 0.01
-done
-echo
-grep -h -E 'is dead|Taking over|Acquiring resource group|Running .* start|takeover complete' $WORK/node2/ha-log | sed 's/^/   node2 log: /' | head -12
-echo
-if [ -n "$dead" ] && [ -n "$took" ] && [ -n "$arp" ] && [ -n "$served" ]; then
-	echo "== failover complete: the client reaches the service on node2"
-else
-	echo "== failover INCOMPLETE (dead=$dead takeover=$took arp=$arp served=$served); logs: $WORK"; KEEP=1; exit 1
+say "+0ms" "fault: node1's heartbeatd killed"
+if ip -n $P-n1 -o addr show dev eth1 | grep -q " $VIP/"; then
+	say "$(stamp)" "node1 still has $VIP configured and its kernel answers ARP for it"
 fi
+watch_takeover crash 1 2
+
+echo
+echo "== node1 comes back: reboot it (its leftovers gone), start heartbeatd; it joins as standby"
+for p in $(ip netns pids $P-n1); do kill -9 "$p" 2>/dev/null || true; done
+ip -n $P-n1 addr flush dev eth1 label 'eth1:*'
+rm -f /tmp/demoweb-node1.pid
+start_node 1
+for i in $(seq 1 300); do
+	[ "$(cls 1 nodestatus node2)" = active ] && [ "$(cls 1 rscstatus)" = none ] && [ "$(cls 2 rscstatus)" = all ] && break
+	sleep 0.05
+done
+[ "$(cls 1 rscstatus)" = none ] || { echo "demo: node1 did not rejoin as standby"; KEEP=1; exit 1; }
+echo "   node1 standby, node2 holds $VIP; client asks $VIP:8080 -> \"$(ask)\""
+
+echo
+echo "== 2. power-off: kill -9 node2's heartbeatd and cut both its links"
+MARK=$(wc -l < $WORK/node1/ha-log)
+T0=$(ms)
+kill -9 $PID2
+ip -n $P-n2 link set eth1 down; ip -n $P-n2 link set eth2 down
+say "+0ms" "fault: node2 gone"
+watch_takeover power-off 2 1
+
+echo
+echo "== summary (times from the fault)"
+printf '   %-10s %-8s %-10s %-13s %s\n' fault "new node" "dead at" "ARP moved at" "service answered from the new node at"
+for line in "${SUMMARY[@]}"; do echo "   $line"; done
