@@ -21,6 +21,10 @@ build:
 # (tag "netns"). Packages run one at a time (-p 1): the multi-node tests each
 # build their own namespaces and would otherwise compete for the two cores,
 # which skews their timing checks.
+# The node simulator's seeds per auto_failback mode (internal/node TestSim).
+HBD_SIM_SEEDS ?= 2000
+export HBD_SIM_SEEDS
+
 test: build lint
 	$(GO) test -count=1 -p 1 -timeout 40m -tags netns $(PKGS)
 

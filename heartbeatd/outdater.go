@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"heartbeatd/internal/control"
-	"heartbeatd/internal/daemon"
+	"heartbeatd/internal/node"
 )
 
 // outdaterMain is DRBD's fence-peer handler, drbd-peer-outdater:
@@ -58,9 +58,9 @@ func outdater(args []string, getenv func(string) string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "drbd-peer-outdater: %v\n", err)
 		if errors.Is(err, control.ErrNotRunning) {
-			return daemon.OutdateUnreachable
+			return node.OutdateUnreachable
 		}
-		return daemon.OutdateError
+		return node.OutdateError
 	}
 	fmt.Fprint(stderr, resp.Stderr)
 	return resp.Code

@@ -136,3 +136,9 @@ func RunCommand(name string, args ...string) (CommandResult, error) {
 // refuse the takeover: IPaddr skips its duplicate-address probe. It is
 // heartbeatd's own variable; stock scripts ignore it.
 const EnvTakeoverFrom = "HA_TAKEOVER_FROM"
+
+// EnvReleaseTo is set in a stop's environment, to the peer's name, when the
+// group is released because the peer keeps running it (a healed
+// partition). IPaddr then points the neighbours at the address's remaining
+// holder, which may not announce it itself.
+const EnvReleaseTo = "HA_RELEASE_TO"

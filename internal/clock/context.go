@@ -12,7 +12,7 @@ import (
 // context.Cause context.DeadlineExceeded.
 func WithTimeout(parent context.Context, c Clock, d time.Duration) (context.Context, context.CancelFunc) {
 	switch c.(type) {
-	case Real, *Real:
+	case nil, Real, *Real: // nil: the real clock, as the zero values of its users mean
 		return context.WithTimeout(parent, d)
 	}
 	ctx, cancel := context.WithCancelCause(parent)

@@ -8,7 +8,7 @@ import (
 
 	"heartbeatd/internal/clstatus"
 	"heartbeatd/internal/control"
-	"heartbeatd/internal/rm"
+	"heartbeatd/internal/node"
 )
 
 type adminCall struct {
@@ -47,8 +47,7 @@ func (d *Daemon) adminCall(c adminCall) {
 			c.reply <- control.Response{Stderr: fmt.Sprintf("no resource group %q in haresources\n", c.req.Args[0]), Code: 1}
 			return
 		}
-		d.pending["cleanup"] = append(d.pending["cleanup"], c)
-		d.stepRM(rm.Admin{Cmd: "cleanup", Set: c.req.Args[0]})
+		d.step(node.Admin{ID: d.await(c), Cmd: "cleanup", Set: c.req.Args[0]})
 	case "standby", "takeover":
 		if d.stopping {
 			c.reply <- control.Response{Stderr: "heartbeatd is shutting down\n", Code: 1}
@@ -58,8 +57,7 @@ func (d *Daemon) adminCall(c adminCall) {
 		if len(c.req.Args) > 0 {
 			set = c.req.Args[0]
 		}
-		d.pending[c.req.Cmd] = append(d.pending[c.req.Cmd], c)
-		d.stepRM(rm.Admin{Cmd: c.req.Cmd, Set: set})
+		d.step(node.Admin{ID: d.await(c), Cmd: c.req.Cmd, Set: set})
 	case "outdate":
 		d.outdateRequest(c)
 	case "reload":
@@ -83,25 +81,36 @@ func (d *Daemon) adminCall(c adminCall) {
 	}
 }
 
-// replyAdmin answers the oldest waiting admin command rm replied to.
-func (d *Daemon) replyAdmin(r rm.Reply) {
-	q := d.pending[r.Cmd]
-	if len(q) == 0 {
+// await keeps an admin call until the node answers it; the ID names it.
+func (d *Daemon) await(c adminCall) uint64 {
+	d.callID++
+	d.calls[d.callID] = c
+	return d.callID
+}
+
+// answer replies to the admin call the node answered.
+func (d *Daemon) answer(id uint64, resp control.Response) {
+	c, ok := d.calls[id]
+	if !ok {
 		return
 	}
-	c := q[0]
-	d.pending[r.Cmd] = q[1:]
-	resp := control.Response{}
+	delete(d.calls, id)
+	c.reply <- resp
+}
+
+// replyAdmin answers a standby, takeover or cleanup command.
+func (d *Daemon) replyAdmin(r node.AdminReply) {
 	text := r.Text
 	if text != "" && !strings.HasSuffix(text, "\n") {
 		text += "\n"
 	}
+	resp := control.Response{}
 	if r.OK {
 		resp.Stdout = text
 	} else {
 		resp.Stderr, resp.Code = text, 1
 	}
-	c.reply <- resp
+	d.answer(r.ID, resp)
 }
 
 // snapshot is the state cl_status may ask about. Heartbeat's node and link
@@ -109,23 +118,24 @@ func (d *Daemon) replyAdmin(r rm.Reply) {
 // `listnodes` output may depend on it, so we keep it.
 func (d *Daemon) snapshot() *clstatus.Snapshot {
 	s := &clstatus.Snapshot{
-		Version: Version, Local: d.local, RscStatus: d.rm.RscStatus(),
+		Version: Version, Local: d.local, RscStatus: d.node.RM().RscStatus(),
 		Deadtime: int(d.cfg.Deadtime.Milliseconds()), Keepalive: int(d.cfg.Keepalive.Milliseconds()),
 		Params: d.params(),
 	}
 	now := d.clock.Now()
-	for _, f := range d.rm.FailedStarts() {
+	for _, f := range d.node.RM().FailedStarts() {
 		fs := clstatus.FailedStart{Key: f.Key, Attempts: f.Attempts, Max: f.Max, GaveUp: f.GaveUp}
 		if !f.Next.IsZero() {
 			fs.NextIn = max(f.Next.Sub(now), time.Second)
 		}
 		s.FailedStarts = append(s.FailedStarts, fs)
 	}
-	nodes := d.mem.Nodes()
+	mem := d.node.Membership()
+	nodes := mem.Nodes()
 	for i := len(nodes) - 1; i >= 0; i-- {
 		n := nodes[i]
 		cn := clstatus.Node{Name: n.Name, Status: n.Status, Type: "normal"}
-		links := d.mem.Links(n.Name)
+		links := mem.Links(n.Name)
 		for j := len(links) - 1; j >= 0; j-- {
 			cn.Links = append(cn.Links, clstatus.Link{Name: links[j].Name, Status: links[j].Status})
 		}

@@ -23,6 +23,7 @@ import (
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
 	"heartbeatd/internal/membership"
+	"heartbeatd/internal/node"
 	"heartbeatd/internal/reload"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/rt"
@@ -74,8 +75,9 @@ type Daemon struct {
 	groups map[string]haresources.Group
 	keys   *wire.Keyring
 
-	mem *membership.Table
-	rm  *rm.Manager
+	// node is the pure protocol core (membership, resource manager and
+	// the small protocols around them); the loop steps it.
+	node *node.Node
 
 	media  []media.Medium
 	recv   chan media.Packet
@@ -83,33 +85,25 @@ type Daemon struct {
 	exec   *groupExec
 
 	admin    chan adminCall
-	pending  map[string][]adminCall // admin replies awaited from rm, by command
+	calls    map[uint64]adminCall // admin calls the node has yet to answer, by ID
+	callID   uint64
 	ctl      *control.Server
 	pidFile  string
 	stopping bool
 	exitAt   time.Time // when set, the loop ends at this time (after shutdone)
 
-	outdates       map[string]*outdateWait // drbd-peer-outdater waits, by resource
-	outdateGen     int
-	outdateResults chan outdateDone
+	outdateResults chan node.CommandDone // drbdadm outdate runs for the peer
 
 	// boot is the configuration the process started with (restart-only
 	// changes are judged against it), applied the one last applied live.
 	boot, applied *reload.Set
 	reloadReq     chan string
 
-	peerDigest     string // the peer's last haresources digest
-	digestReported string // "ours/theirs" last logged
-	digestMismatch bool   // the last report was a mismatch
-
 	gap          rt.GapMeter
 	lastKeepSent time.Time // when our last status went out
-	rmStepped    bool      // rm got an event other than Tick in this loop turn
 	lastTick     time.Time // when the loop last ran the cores' Tick
 	realtime     rt.Result
 	ready        bool // READY=1 sent
-
-	announceAt time.Time // when to re-announce held addresses after a partition heal
 
 	lastStatus string               // last STATUS= sent to systemd
 	badAuth    map[string]time.Time // last "failed authentication" log per peer
@@ -127,9 +121,8 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	d := &Daemon{opts: opts, clock: opts.Clock, badAuth: map[string]time.Time{}, pending: map[string][]adminCall{},
-		reloadReq: make(chan string, 1),
-		outdates:  map[string]*outdateWait{}, outdateResults: make(chan outdateDone, 8)}
+	d := &Daemon{opts: opts, clock: opts.Clock, badAuth: map[string]time.Time{}, calls: map[uint64]adminCall{},
+		reloadReq: make(chan string, 1), outdateResults: make(chan node.CommandDone, 8)}
 	local := strings.ToLower(opts.Node)
 	if local == "" {
 		var err error
@@ -233,20 +226,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, m := range d.cfg.Media {
 		links = append(links, mediumSpec(m).Name())
 	}
-	d.mem, err = membership.New(membership.Config{
-		Local: d.local, Nodes: d.cfg.Nodes, Links: links,
-		Keepalive: d.cfg.Keepalive, Deadtime: d.cfg.Deadtime, Warntime: d.cfg.Warntime,
-		Initdead: d.cfg.Initdead, MaxRexmitDelay: d.cfg.MaxRexmitDelay,
-		Generation: gen, UUID: uuid, HopFudge: d.cfg.HopFudge, Seed: d.clock.Now().UnixNano(),
-		PingNodes: len(d.cfg.PingNodes) + len(d.cfg.PingGroups), DeadCheck: deadCheck,
+	d.node, err = node.New(node.Config{
+		Membership: membership.Config{
+			Local: d.local, Nodes: d.cfg.Nodes, Links: links,
+			Keepalive: d.cfg.Keepalive, Deadtime: d.cfg.Deadtime, Warntime: d.cfg.Warntime,
+			Initdead: d.cfg.Initdead, MaxRexmitDelay: d.cfg.MaxRexmitDelay,
+			Generation: gen, UUID: uuid, HopFudge: d.cfg.HopFudge, Seed: d.clock.Now().UnixNano(),
+			PingNodes: len(d.cfg.PingNodes) + len(d.cfg.PingGroups), DeadCheck: deadCheck,
+		},
+		RM: rm.Config{
+			Local: d.local, Peer: d.peer, Groups: d.hares.Groups,
+			AutoFailback: d.cfg.AutoFailback, OnStopFailure: d.cfg.StopFailure, PID: os.Getpid(),
+		},
+		Haresources:     d.hares,
+		HaresourcesPath: filepath.Join(d.opts.ConfDir, "haresources"),
 	})
 	if err != nil {
-		return fmt.Errorf("membership: %w", err)
+		return err
 	}
-	d.rm = rm.New(rm.Config{
-		Local: d.local, Peer: d.peer, Groups: d.hares.Groups,
-		AutoFailback: d.cfg.AutoFailback, OnStopFailure: d.cfg.StopFailure, PID: os.Getpid(),
-	})
 
 	d.runner = &script.Runner{
 		Dirs:    haresources.ScriptDirs(d.opts.ConfDir), // as `heartbeatd check`

@@ -3,9 +3,11 @@ package daemon
 import (
 	"context"
 	"errors"
+	"time"
 
 	"heartbeatd/haresources"
 	"heartbeatd/internal/agent"
+	"heartbeatd/internal/clock"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/script"
 )
@@ -23,8 +25,18 @@ type groupExec struct {
 	done    chan groupResult
 }
 
-// groupJob is one queued group operation; takeoverFrom is rm.StartGroup's.
-type groupJob struct{ key, op, takeoverFrom string }
+// groupJob is one queued group operation; peer is rm.StartGroup's
+// TakeoverFrom for a start, rm.StopGroup's KeptBy for a stop.
+// An opAnnounce job runs the start of one address resource (res) of a
+// group held here again, for its gratuitous ARP burst: queued like the
+// group's start and stop, it never overlaps them.
+type groupJob struct {
+	key, op, peer string
+	res           haresources.Resource
+}
+
+// opAnnounce is the re-announcement's op (node.Announce).
+const opAnnounce = "announce"
 
 type groupResult struct {
 	key string
@@ -35,8 +47,13 @@ func newGroupExec(r *script.Runner, groups map[string]haresources.Group) *groupE
 	return &groupExec{runner: r, groups: groups, running: map[string]bool{}, done: make(chan groupResult, 16)}
 }
 
-func (e *groupExec) submit(key, op, takeoverFrom string) {
-	e.queue = append(e.queue, groupJob{key, op, takeoverFrom})
+func (e *groupExec) submit(key, op, peer string) {
+	e.queue = append(e.queue, groupJob{key: key, op: op, peer: peer})
+	e.kick()
+}
+
+func (e *groupExec) submitAnnounce(key string, res haresources.Resource) {
+	e.queue = append(e.queue, groupJob{key: key, op: opAnnounce, res: res})
 	e.kick()
 }
 
@@ -86,14 +103,27 @@ func (e *groupExec) run(g haresources.Group, j groupJob) {
 	op := j.op
 	res := rm.GroupDone{Key: g.Key, Op: op, OK: true}
 	var err error
+	if op == opAnnounce {
+		ctx, cancel := clock.WithTimeout(context.Background(), e.runner.Clock, time.Minute)
+		// Failures are logged by the runner; the address stays
+		// configured, only the announcement may have failed.
+		e.runner.Run(ctx, j.res, "start")
+		cancel()
+		e.done <- groupResult{g.Key, res}
+		return
+	}
 	if op == "start" {
 		var env []string
-		if j.takeoverFrom != "" {
-			env = append(env, agent.EnvTakeoverFrom+"="+j.takeoverFrom)
+		if j.peer != "" {
+			env = append(env, agent.EnvTakeoverFrom+"="+j.peer)
 		}
 		err = e.runner.StartGroup(context.Background(), g, env...)
 	} else {
-		err = e.runner.StopGroup(context.Background(), g)
+		var env []string
+		if j.peer != "" {
+			env = append(env, agent.EnvReleaseTo+"="+j.peer)
+		}
+		err = e.runner.StopGroup(context.Background(), g, env...)
 	}
 	if err != nil {
 		res.OK = false

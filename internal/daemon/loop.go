@@ -14,7 +14,7 @@ import (
 	"heartbeatd/internal/clock"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
-	"heartbeatd/internal/membership"
+	"heartbeatd/internal/node"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/rt"
 	"heartbeatd/internal/wire"
@@ -47,7 +47,7 @@ func (d *Daemon) nextWake(now time.Time) time.Time {
 	w := now
 	if !d.lastTick.IsZero() {
 		sleep := maxSleep
-		if d.rm.Idle() {
+		if d.node.Idle() {
 			sleep = idleSleep
 			if d.opts.Watchdog > 0 {
 				sleep = min(sleep, d.opts.Watchdog)
@@ -60,12 +60,8 @@ func (d *Daemon) nextWake(now time.Time) time.Time {
 			w = t
 		}
 	}
-	earlier(d.mem.NextWake())
+	earlier(d.node.NextWake())
 	earlier(d.exitAt)
-	earlier(d.announceAt)
-	for _, o := range d.outdates {
-		earlier(o.deadline)
-	}
 	return w
 }
 
@@ -73,12 +69,6 @@ func (d *Daemon) nextWake(now time.Time) time.Time {
 // shutdone, so the message (and its retransmissions, if asked for) reach
 // the peer before our sockets close. Heartbeat waits about 2 s.
 const shutdownLinger = time.Second
-
-// rmTypes are the message types the resource manager consumes.
-var rmTypes = map[string]bool{
-	"starting": true, "resource": true, "ask_resources": true, "hb_takeover": true,
-	"ip-request": true, "ip-request-resp": true,
-}
 
 func (d *Daemon) loop(ctx context.Context) error {
 	d.startRealtime()
@@ -98,7 +88,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 	d.notify("READY=1")
 	d.notifyStatus()
 	d.gap = rt.GapMeter{Window: time.Minute, Threshold: d.cfg.Warntime / 2}
-	d.stepMem(membership.Start{LoadAvg: loadAvg()})
+	d.step(node.Start{LoadAvg: loadAvg()})
 	lastLoad := d.clock.Now()
 	lastWatchdog := lastLoad
 	done := ctx.Done()
@@ -111,7 +101,6 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.receive(p)
 		case <-wake:
 			armed, ticked = time.Time{}, false
-			d.rmStepped = false
 			now := d.clock.Now()
 			d.lastTick = now
 			var la string
@@ -119,10 +108,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 				la, lastLoad = loadAvg(), now
 				d.raiseNewThreads()
 			}
-			d.stepMem(membership.Tick{LoadAvg: la})
-			d.stepRM(rm.Tick{})
-			d.outdateTick()
-			d.announceTick()
+			d.step(node.Tick{LoadAvg: la})
 			if d.opts.Watchdog > 0 && now.Sub(lastWatchdog) >= d.opts.Watchdog && d.healthy() {
 				// systemd's watchdog is fed from this loop only, and only
 				// while keepalives go out, so a wedged loop is what it
@@ -137,27 +123,20 @@ func (d *Daemon) loop(ctx context.Context) error {
 			ticked = true
 		case r := <-d.exec.done:
 			d.exec.finished(r.key)
-			d.stepRM(r.GroupDone)
+			if r.Op == opAnnounce {
+				d.step(node.AnnounceDone{Key: r.key})
+			} else {
+				d.step(node.FromRM(r.GroupDone))
+			}
 			d.exec.kick()
 		case call := <-d.admin:
 			d.adminCall(call)
 		case r := <-d.outdateResults:
-			d.outdateFinished(r)
+			d.step(r)
 		case src := <-d.reloadReq:
 			if !d.stopping {
 				d.reload(src)
 			}
-		}
-		if d.rmStepped {
-			// The resource manager runs its state checks (adopting a
-			// group nobody runs, the end of a negotiation) on Tick; give
-			// it one right after anything it was told, as it had with a
-			// fine fixed tick (TestSimDaemonTicks models this loop).
-			d.rmStepped = false
-			d.stepRM(rm.Tick{})
-			// A heal's re-announcement waits for rm to settle, which
-			// an event rather than a timer usually brings.
-			d.announceTick()
 		}
 		// Any event (a packet, a reload, a finished script) may move the
 		// next wake-up, earlier or later.
@@ -222,7 +201,7 @@ func (d *Daemon) beginShutdown() {
 	}
 	d.stopping = true
 	d.notify("STOPPING=1")
-	d.stepRM(rm.Shutdown{})
+	d.step(node.Shutdown{})
 }
 
 // receive decodes and authenticates one packet. Packets that fail are
@@ -246,7 +225,7 @@ func (d *Daemon) receive(p media.Packet) {
 		}
 		return
 	}
-	d.stepMem(membership.Received{Msg: msg, Link: p.Link})
+	d.step(node.Received{Msg: msg, Link: p.Link})
 }
 
 // fromOf is the sender for a log line: ADDR:PORT, "-" for a serial frame.
@@ -276,15 +255,26 @@ func srcOf(pkt []byte) string {
 	return "?"
 }
 
-func (d *Daemon) stepMem(ev membership.Event) {
-	for _, a := range d.mem.Step(d.clock.Now(), ev) {
-		d.doMem(a)
+// step feeds the node one event and carries out its actions, in order.
+func (d *Daemon) step(ev node.Event) { d.do(d.node.Step(d.clock.Now(), ev)) }
+
+func (d *Daemon) do(acts []node.Action) {
+	status := false
+	for _, a := range acts {
+		d.doOne(a)
+		_, tx := a.(node.Transmit)
+		status = status || !tx
+	}
+	// What systemd shows changes only with something else than a packet
+	// sent; keepalives must not build the status string.
+	if status {
+		d.notifyStatus()
 	}
 }
 
-func (d *Daemon) doMem(a membership.Action) {
+func (d *Daemon) doOne(a node.Action) {
 	switch a := a.(type) {
-	case membership.Transmit:
+	case node.Transmit:
 		d.transmit(a.Msg)
 		if a.Msg.Type() == "status" {
 			now := d.clock.Now()
@@ -293,53 +283,40 @@ func (d *Daemon) doMem(a membership.Action) {
 				d.log.Logf(logging.Warn, "%s", line)
 			}
 		}
-	case membership.Log:
+	case node.Log:
 		d.log.Log("heartbeat", logging.ParseLevel(a.Level), a.Text)
-	case membership.NodeStatus:
-		if a.Node != d.local {
-			d.stepRM(rm.PeerStatus{Node: a.Node, Status: a.New})
-			if a.New == membership.StatusDead {
-				d.outdatePeerDead(a.Node)
-				d.digestPeerGone()
-			}
+	case node.AdminReply:
+		d.replyAdmin(a)
+	case node.OutdateReply:
+		d.replyOutdate(a)
+	case node.RunOutdate:
+		d.runOutdate(a)
+	case node.Announce:
+		d.exec.submitAnnounce(a.Key, a.Resource)
+	case node.Exiting:
+		d.exitAt = d.clock.Now().Add(shutdownLinger)
+	case node.StatusChanged:
+	default:
+		if r, ok := node.RM(a); ok {
+			d.doRM(r)
 		}
-		d.notifyStatus()
-	case membership.LinkStatus:
-	case membership.Deliver:
-		switch t := a.Msg.Type(); {
-		case rmTypes[t]:
-			d.stepRM(rm.Message{Msg: a.Msg})
-		case t == "start_outdate" || t == "outdate_rc":
-			d.outdateMessage(a.Msg)
-		case t == digestType:
-			d.onDigest(a.Msg)
-		}
-	case membership.CommUp:
-		d.stepRM(commUp(d.peer, d.nodeStatus(d.peer)))
-		d.sendDigest(true)
-		d.notifyStatus()
-	case membership.PeerShutdown:
-		d.stepRM(rm.PeerShutdown{Node: a.Node})
-	case membership.PartitionHealed:
-		d.stepRM(rm.PeerReturned{Node: a.Node})
-		d.scheduleAnnounce()
-	case membership.PeerRestarted:
-		d.digestPeerGone()
-	case membership.Overheard:
-		d.onOverheard(a)
 	}
 }
 
-func membershipSend(m *wire.Message) membership.Event { return membership.Send{Msg: m} }
-
-// commUp is the resource manager's CommUp for a peer in status st. Alone
-// means the peer was declared dead, as Heartbeat counts it
-// (countbystatus(DEADSTATUS)), or there is no peer at all. A peer still in
-// "init" has sent packets but not yet its first status message (membership
-// goes active on repnodes, which may come first): it is alive and may hold
-// its groups, and treating it as absent would start them here too.
-func commUp(peer, st string) rm.CommUp {
-	return rm.CommUp{Alone: peer == "" || st == membership.StatusDead}
+// doRM carries out the resource manager's I/O actions.
+func (d *Daemon) doRM(a rm.Action) {
+	switch a := a.(type) {
+	case rm.StartGroup:
+		d.exec.submit(a.Key, "start", a.TakeoverFrom)
+	case rm.StopGroup:
+		d.exec.submit(a.Key, "stop", a.KeptBy)
+	case rm.Reboot:
+		d.reboot(a.Reason)
+	case rm.Fence:
+		// No STONITH device support yet: rm only asks when one is
+		// configured, and config refuses stonith directives for now.
+		d.step(node.FromRM(rm.FenceDone{Node: a.Node, OK: false}))
+	}
 }
 
 func (d *Daemon) transmit(m *wire.Message) {
@@ -370,40 +347,6 @@ func (d *Daemon) transmit(m *wire.Message) {
 	}
 }
 
-func (d *Daemon) stepRM(ev rm.Event) {
-	if _, tick := ev.(rm.Tick); !tick {
-		d.rmStepped = true
-	}
-	for _, a := range d.rm.Step(d.clock.Now(), ev) {
-		d.doRM(a)
-	}
-}
-
-func (d *Daemon) doRM(a rm.Action) {
-	switch a := a.(type) {
-	case rm.Send:
-		d.stepMem(membership.Send{Msg: a.Msg})
-	case rm.StartGroup:
-		d.exec.submit(a.Key, "start", a.TakeoverFrom)
-	case rm.StopGroup:
-		d.exec.submit(a.Key, "stop", "")
-	case rm.Log:
-		d.log.Log("heartbeat", logging.ParseLevel(a.Level), a.Text)
-	case rm.Reply:
-		d.replyAdmin(a)
-	case rm.ShutdownReady:
-		d.stepMem(membership.Shutdown{})
-		d.exitAt = d.clock.Now().Add(shutdownLinger)
-	case rm.Reboot:
-		d.reboot(a.Reason)
-	case rm.Fence:
-		// No STONITH device support yet: rm only asks when one is
-		// configured, and config refuses stonith directives for now.
-		d.stepRM(rm.FenceDone{Node: a.Node, OK: false})
-	}
-	d.notifyStatus()
-}
-
 // reboot carries out Heartbeat's answer to a resource that cannot be
 // stopped: the node must disappear so the peer can take over safely.
 func (d *Daemon) reboot(reason string) {
@@ -431,14 +374,14 @@ func (d *Daemon) notify(s string) {
 }
 
 func (d *Daemon) notifyStatus() {
-	if d.opts.Notify == nil || d.mem == nil || d.rm == nil || !d.ready {
+	if d.opts.Notify == nil || d.node == nil || !d.ready {
 		return
 	}
 	var parts []string
-	for _, n := range d.mem.Nodes() {
+	for _, n := range d.node.Membership().Nodes() {
 		parts = append(parts, n.Name+" "+n.Status)
 	}
-	st := fmt.Sprintf("STATUS=%s; resources: %s", strings.Join(parts, ", "), d.rm.RscStatus())
+	st := fmt.Sprintf("STATUS=%s; resources: %s", strings.Join(parts, ", "), d.node.RM().RscStatus())
 	if st != d.lastStatus {
 		d.lastStatus = st
 		d.notify(st)

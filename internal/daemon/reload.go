@@ -113,7 +113,7 @@ func (d *Daemon) reload(source string) reloadResult {
 	if ch.Timings {
 		tm := membership.Timings{Keepalive: set.Cfg.Keepalive, Deadtime: set.Cfg.Deadtime,
 			Warntime: set.Cfg.Warntime, Initdead: set.Cfg.Initdead}
-		acts, err := d.mem.SetTimings(d.clock.Now(), tm)
+		acts, err := d.node.SetTimings(d.clock.Now(), tm)
 		if err != nil {
 			res.restart = append(res.restart, fmt.Sprintf("timings (%s): %v", set.Cfg.File, err))
 		} else {
@@ -121,9 +121,7 @@ func (d *Daemon) reload(source string) reloadResult {
 			d.gap.Threshold = tm.Warntime / 2
 			d.gap.Reset()
 			applied = append(applied, tm.String())
-			for _, a := range acts {
-				d.doMem(a)
-			}
+			d.do(acts)
 		}
 	}
 	if ch.Logging {
@@ -154,7 +152,8 @@ func (d *Daemon) reload(source string) reloadResult {
 		}
 	}
 	if ch.Groups {
-		if blocked := d.rm.ReplaceGroups(set.Hares.Groups); len(blocked) > 0 {
+		blocked, acts := d.node.ReplaceGroups(d.clock.Now(), set.Hares)
+		if len(blocked) > 0 {
 			for _, k := range blocked {
 				res.restart = append(res.restart, "haresources group "+k+" changed while it runs or the peer holds it ("+groupPlace(set.Hares, d.hares, k)+")")
 			}
@@ -167,7 +166,7 @@ func (d *Daemon) reload(source string) reloadResult {
 			}
 			d.hares = set.Hares
 			applied = append(applied, "haresources")
-			d.sendDigest(true)
+			d.do(acts)
 		}
 	}
 	// What was applied becomes the base of the next reload; what was not
@@ -230,7 +229,7 @@ func (d *Daemon) reloadMedia(set *reload.Set) (string, error) {
 		}
 		opened = append(opened, md)
 	}
-	if err := d.mem.SetLinks(names); err != nil {
+	if err := d.node.SetLinks(names); err != nil {
 		for _, o := range opened {
 			o.Close()
 		}

@@ -95,6 +95,24 @@ func Gratuitous(op Op, mac net.HardwareAddr, ip netip.Addr) ([]byte, error) {
 	return p.marshal(), nil
 }
 
+// OnBehalf builds the announcement of ip for another station, holder, sent
+// from our interface (Ethernet source from): the ARP fields are those of
+// Gratuitous from holder, so neighbours point ip at holder, and switches
+// still see the frame come from our own MAC on our own port. It is how a
+// node that has just released an address moves the clients to the node
+// that keeps it.
+func OnBehalf(op Op, from, holder net.HardwareAddr, ip netip.Addr) ([]byte, error) {
+	if err := checkArgs(from, ip); err != nil {
+		return nil, err
+	}
+	f, err := Gratuitous(op, holder, ip)
+	if err != nil {
+		return nil, err
+	}
+	copy(f[6:12], from)
+	return f, nil
+}
+
 // Probe builds an RFC 5227 ARP probe for ip: a request from mac with sender
 // IP 0.0.0.0, so that no neighbour learns anything from it, which every host
 // that holds ip answers (Linux replies to such probes even with arp_ignore

@@ -178,3 +178,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// An announcement on behalf of another holder carries the holder's MAC in
+// the ARP fields (what neighbours learn) and ours as the Ethernet source
+// (what switches learn).
+func TestOnBehalf(t *testing.T) {
+	ours, holder := net.HardwareAddr{2, 0, 0, 0, 0, 1}, net.HardwareAddr{2, 0, 0, 0, 0, 2}
+	ip := netip.MustParseAddr("10.0.0.5")
+	for _, op := range []Op{OpRequest, OpReply} {
+		f, err := OnBehalf(op, ours, holder, ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Parse(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.EthSrc.String() != ours.String() || p.SenderMAC.String() != holder.String() || !p.IsGratuitous(ip) || p.Op != op {
+			t.Fatalf("%v on behalf: %+v", op, p)
+		}
+	}
+	if _, err := OnBehalf(OpRequest, ours[:3], holder, ip); err == nil {
+		t.Fatal("a short source MAC was accepted")
+	}
+}

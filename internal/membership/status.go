@@ -80,6 +80,13 @@ func (t *Table) handleStatus(now time.Time, n *node, m *wire.Message, seq, msgTi
 			// change below runs the same recovery path as Heartbeat.
 			if n != t.self {
 				t.markDead(now, n)
+				// markDead forgot the sequence state; this status
+				// was accepted in order and is the new baseline.
+				// Without it the next packet that happens to arrive
+				// would be, and a cluster message lost just before
+				// it (a heal's resource message) would never be
+				// asked for again (node simulator, lossy links).
+				n.track.lastSeq = seq
 			}
 		case interval > t.cfg.Warntime.Milliseconds():
 			t.logf("WARN", "Late heartbeat: Node %s: interval %d ms", n.name, interval)

@@ -180,8 +180,17 @@ type StartGroup struct {
 	TakeoverFrom string
 }
 
-// StopGroup asks the executor to run a whole group's stop.
-type StopGroup struct{ Key string }
+// StopGroup asks the executor to run a whole group's stop. KeptBy names
+// the peer when the group is released because that peer keeps running it
+// (a healed partition, where each group held twice stays on its home
+// node): the clients still point at us, and nobody else will tell them
+// (a real Heartbeat keeper does not re-announce). The executor tells the
+// scripts (HA_RELEASE_TO) and IPaddr then points the neighbours at the
+// keeper's MAC.
+type StopGroup struct {
+	Key    string
+	KeptBy string
+}
 
 // Log levels as Heartbeat prints them.
 const (

@@ -263,7 +263,11 @@ func (m *Manager) stopKeys(j *job) {
 		g.state = Stopping
 		j.pending[k] = true
 		j.touched++
-		m.emit(StopGroup{Key: k})
+		stop := StopGroup{Key: k}
+		if j.kind == jobReleaseForeign {
+			stop.KeptBy = m.cfg.Peer
+		}
+		m.emit(stop)
 	}
 }
 

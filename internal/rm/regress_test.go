@@ -218,7 +218,7 @@ func TestLegacyReleaseAnswersLostIPRequest(t *testing.T) {
 	peer.step(GroupDone{Key: keyA, Op: "start", OK: true})
 	// The ip-request is lost; pa2 sees pa1 return after a partition.
 	acts = peer.step(PeerReturned{Node: "pa1"})
-	if !hasAction(acts, StopGroup{Key: keyA}) {
+	if !hasAction(acts, StopGroup{Key: keyA, KeptBy: "pa1"}) {
 		t.Fatalf("pa2 did not release pa1's group: %#v", acts)
 	}
 	acts = peer.step(GroupDone{Key: keyA, Op: "stop", OK: true})

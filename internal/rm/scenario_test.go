@@ -189,6 +189,9 @@ func renderAction(a Action) string {
 		}
 		return "start-group " + a.Key
 	case StopGroup:
+		if a.KeptBy != "" {
+			return "stop-group " + a.Key + " kept-by=" + a.KeptBy
+		}
 		return "stop-group " + a.Key
 	case Log:
 		return "log " + a.Level + ": " + a.Text

@@ -133,11 +133,11 @@ func (r *Runner) StartGroup(ctx context.Context, g haresources.Group, env ...str
 // LSB-compliant (warn, go on); running, or unknown, ends the release with a
 // *StopFailure and leaves the resources to its left alone (Heartbeat reboots
 // at that point, it does not carry on).
-func (r *Runner) StopGroup(ctx context.Context, g haresources.Group) error {
+func (r *Runner) StopGroup(ctx context.Context, g haresources.Group, env ...string) error {
 	r.log(EntityResourceManager, LevelInfo, "Releasing resource group: "+groupLine(g))
 	for i := len(g.Resources) - 1; i >= 0; i-- {
 		res := g.Resources[i]
-		out, attempts, err := r.stopWithRetries(ctx, res)
+		out, attempts, err := r.stopWithRetries(ctx, res, env)
 		if err != nil {
 			return fmt.Errorf("resource group %s: stopping %s: %w", g.Key, token(res), err)
 		}
@@ -170,7 +170,7 @@ func (r *Runner) StopGroup(ctx context.Context, g haresources.Group) error {
 
 // stopWithRetries runs stop until it succeeds or the retries are used up.
 // err is set only if ctx ended while waiting to retry.
-func (r *Runner) stopWithRetries(ctx context.Context, res haresources.Resource) (Result, int, error) {
+func (r *Runner) stopWithRetries(ctx context.Context, res haresources.Resource, env []string) (Result, int, error) {
 	max := r.StopRetries
 	if max == 0 {
 		max = DefaultStopRetries
@@ -179,7 +179,7 @@ func (r *Runner) stopWithRetries(ctx context.Context, res haresources.Resource) 
 	if interval <= 0 {
 		interval = DefaultRetryInterval
 	}
-	out := r.doScript(ctx, res, "stop", nil)
+	out := r.doScript(ctx, res, "stop", env)
 	attempts := 1
 	// A missing script will not appear by waiting; no retries for it.
 	for retries := 0; out.Failed() && !isLocateError(out.Err) && (max < 0 || retries < max); retries++ {
@@ -187,7 +187,7 @@ func (r *Runner) stopWithRetries(ctx context.Context, res haresources.Resource) 
 			return out, attempts, err
 		}
 		r.log(EntityResourceManager, LevelInfo, "Retrying failed stop operation ["+token(res)+"]")
-		out = r.doScript(ctx, res, "stop", nil)
+		out = r.doScript(ctx, res, "stop", env)
 		attempts++
 	}
 	return out, attempts, nil

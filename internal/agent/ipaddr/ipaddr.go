@@ -133,7 +133,12 @@ func Main(args []string, io agent.IO) int {
 	case "status", "monitor":
 		return status(t, held, op, io)
 	case "stop":
-		return stop(k, t, held, io)
+		rc := stop(k, t, held, io)
+		if keeper := strings.TrimSpace(io.Getenv(agent.EnvReleaseTo)); rc == agent.OK && keeper != "" && len(held) > 0 {
+			probeWait, _ := probeFromEnv(io.Getenv)
+			handOver(held[0].Iface, t.IP, keeper, probeWait, io)
+		}
+		return rc
 	}
 	return start(k, t, links, addrs, held, io)
 }
@@ -306,6 +311,47 @@ func takeover(k *kernel, t target, p placement, from string, probeWait time.Dura
 		io.Printf("INFO: takeover of %s from dead node %s: no other station answered for it on %s within %d ms", t.IP, from, p.Iface, listen.Milliseconds())
 	}
 	return agent.OK
+}
+
+// handOver points the neighbours at the node that keeps an address we have
+// just released after a healed partition (HA_RELEASE_TO). They still send
+// to us, since our takeover announced it last, and the keeper may never
+// announce it again (a real Heartbeat 3.0.6 keeper does not): the service
+// would be unreachable until their ARP entries expire. So: probe for the
+// address, and if a holder answers within the probe's wait, announce the
+// address with the holder's MAC as ARP sender (our own as the Ethernet
+// source, so switches learn nothing wrong). Nobody answering means the
+// keeper does not hold it (yet); then there is nothing to say.
+func handOver(iface string, ip netip.Addr, keeper string, wait time.Duration, io agent.IO) {
+	if wait <= 0 {
+		return
+	}
+	c, err := garp.Open(iface)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "WARNING: %s released to %s, but its neighbours were not told: %v\n", ip, keeper, err)
+		return
+	}
+	defer c.Close()
+	if err := c.SendProbe(ip); err != nil {
+		fmt.Fprintf(io.Stderr, "WARNING: %s released to %s, but its neighbours were not told: %v\n", ip, keeper, err)
+		return
+	}
+	cf, err := c.AwaitHolder(ip, time.Now().Add(wait))
+	if err != nil || cf == nil {
+		io.Printf("INFO: %s released to %s; no station answered for it within %d ms, so the neighbours were not pointed anywhere", ip, keeper, wait.Milliseconds())
+		return
+	}
+	for _, op := range []garp.Op{garp.OpRequest, garp.OpReply} {
+		f, err := garp.OnBehalf(op, c.MAC(), cf.MAC, ip)
+		if err == nil {
+			err = c.WriteFrame(f)
+		}
+		if err != nil {
+			fmt.Fprintf(io.Stderr, "WARNING: %s released to %s: announcing it for %s: %v\n", ip, keeper, cf.MAC, err)
+			return
+		}
+	}
+	io.Printf("INFO: %s released to %s, which holds it at %s: neighbours pointed there (gratuitous ARP on its behalf)", ip, keeper, cf.MAC)
 }
 
 func labelOrIface(label, iface string) string {

@@ -298,6 +298,44 @@ func TestTakeoverFromDeadPeerTakesAddressStillAnswered(t *testing.T) {
 	}
 }
 
+// After a healed partition the node that releases an address the peer
+// keeps (HA_RELEASE_TO) points the neighbours at the keeper: the client's
+// entry, which still names the releasing node, moves to the keeper's MAC.
+// A plain stop says nothing for anyone.
+func TestReleaseToKeeperMovesClientNeighbour(t *testing.T) {
+	l := netlab.New(t, t.Name())
+	br := l.AddBridge("lan")
+	a, b, client := l.AddNode("a"), l.AddNode("b"), l.AddNode("client")
+	for _, n := range []*netlab.Node{a, b, client} {
+		n.Connect(br, "eth1", "")
+	}
+	vip := br.Addr(200).Addr()
+	arg := vip.String() + "/24/eth1"
+	aMAC, bMAC := macOf(t, a, "eth1"), macOf(t, b, "eth1")
+	noProbe := map[string]string{"HA_IPADDR_NO_PROBE": "1", "HA_ARP_COUNT": "1", "HA_ARP_FAST": "1"}
+	// Both hold it (the partition); b announced last, so the client is on b.
+	mustRun(t, a, noProbe, arg, "start")
+	mustRun(t, b, noProbe, arg, "start")
+	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
+	if got := neighMAC(t, client, vip); got != bMAC.String() {
+		t.Fatalf("client's entry before the release: %q, want b's %s", got, bMAC)
+	}
+	r := mustRun(t, b, map[string]string{agent.EnvReleaseTo: "a", "HA_IPADDR_PROBE_MS": "1000"}, arg, "stop")
+	if !strings.Contains(r.stdout, "released to a, which holds it at "+aMAC.String()) {
+		t.Fatalf("release to a did not find a holding it: %q %q", r.stdout, r.stderr)
+	}
+	if got := neighMAC(t, client, vip); got != aMAC.String() {
+		t.Fatalf("client's entry after b released to a: %q, want a's %s", got, aMAC)
+	}
+	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
+	// A release nobody keeps: nothing announced.
+	mustRun(t, a, quick, arg, "stop")
+	r = mustRun(t, b, map[string]string{agent.EnvReleaseTo: "a"}, arg, "stop")
+	if strings.Contains(r.stdout, "neighbours pointed") {
+		t.Fatalf("b pointed the neighbours somewhere with no holder: %q", r.stdout)
+	}
+}
+
 // arpCapture records the ARP frames a node's interface sees.
 type arpCapture struct {
 	conn   *garp.Conn

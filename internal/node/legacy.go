@@ -1,8 +1,6 @@
-package daemon
+package node
 
 import (
-	"heartbeatd/internal/logging"
-	"heartbeatd/internal/membership"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/wire"
 )
@@ -26,17 +24,21 @@ func legacySelfTake(peer, mode string, m *wire.Message) (key string, ok bool) {
 	return key, key != ""
 }
 
-func (d *Daemon) onOverheard(a membership.Overheard) {
-	key, ok := legacySelfTake(d.peer, d.cfg.AutoFailback, a.Msg)
+func (n *Node) onOverheard(m *wire.Message) {
+	mode := n.cfg.RM.AutoFailback
+	if mode == "" {
+		mode = rm.FailbackLegacy
+	}
+	key, ok := legacySelfTake(n.peer, mode, m)
 	if !ok {
 		return
 	}
-	if st, held := d.rm.Groups()[key]; !held || (st != rm.Running && st != rm.Starting) {
+	if st, held := n.rm.Groups()[key]; !held || (st != rm.Running && st != rm.Starting) {
 		return
 	}
-	d.log.Logf(logging.Warn, "%s takes resource group %s without asking (it did not see us active): releasing it here", d.peer, key)
+	n.logf(rm.LevelWarn, "%s takes resource group %s without asking (it did not see us active): releasing it here", n.peer, key)
 	req := wire.New("ip-request")
-	req.Set("src", d.peer)
+	req.Set("src", n.peer)
 	req.Set("ipaddr", key)
-	d.stepRM(rm.Message{Msg: req})
+	n.queue = append(n.queue, rm.Message{Msg: req})
 }

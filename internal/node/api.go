@@ -1,0 +1,184 @@
+// Package node is the local node's whole protocol as one pure state
+// machine, the way etcd-raft's RawNode wraps raft: it owns the membership
+// table, the resource manager and the small protocols around them (the
+// drbd-peer-outdater exchange, the haresources digest, the legacy self-take
+// rule, the re-announcement after a heal).
+//
+// The shell feeds it events with the current monotonic time and carries out
+// the actions it returns, in order. Node does no I/O, starts no goroutines,
+// holds no channels and never reads a clock. Its parts never call each
+// other back: what one part produces for another goes through an internal
+// queue that Step drains before it returns, so no part is re-entered while
+// it is handling an event.
+package node
+
+import (
+	"time"
+
+	"heartbeatd/haresources"
+	"heartbeatd/internal/membership"
+	"heartbeatd/internal/rm"
+	"heartbeatd/internal/wire"
+)
+
+// Config is what the node needs besides its two cores' own configurations.
+type Config struct {
+	// Membership and RM configure the two cores (membership.New, rm.New).
+	Membership membership.Config
+	RM         rm.Config
+	// Haresources is the parsed file; its digest is compared with the
+	// peer's, and its address resources are re-announced after a heal.
+	Haresources *haresources.File
+	// HaresourcesPath names the file in the mismatch log line.
+	HaresourcesPath string
+}
+
+// Event is one input to Step.
+type Event interface{ isEvent() }
+
+// Start begins the protocol (membership's first status messages).
+type Start struct{ LoadAvg string }
+
+// Tick lets time pass; the shell sends it at NextWake at the latest.
+type Tick struct{ LoadAvg string }
+
+// Received is an authenticated message from a medium (also our own
+// broadcasts, looped back, as membership expects).
+type Received struct {
+	Msg  *wire.Message
+	Link string
+}
+
+// Admin is an admin command for the resource manager: standby, takeover
+// (Set: all|local|foreign|failback) or cleanup (Set: a group key). Its
+// answer is an AdminReply with the same ID.
+type Admin struct {
+	ID       uint64
+	Cmd, Set string
+}
+
+// OutdateRequest is drbd-peer-outdater on this node: ask the peer to
+// outdate its copy of Resource within Timeout. Its answer is an
+// OutdateReply with the same ID. Peer empty means the other node.
+type OutdateRequest struct {
+	ID       uint64
+	Resource string
+	Peer     string
+	Timeout  time.Duration
+}
+
+// CommandDone reports a RunOutdate: the exit status of drbdadm (-1 when it
+// did not run to completion) and its output for the log.
+type CommandDone struct {
+	Origin, Resource string
+	Exit             int
+	Output           string
+}
+
+// GroupDone is the executor's report of one group operation.
+type GroupDone = rm.GroupDone
+
+// AnnounceDone reports that an Announce ran (its outcome is in the log).
+type AnnounceDone struct{ Key string }
+
+// Shutdown starts the graceful stop: release every group, then shutdone.
+type Shutdown struct{}
+
+func (Start) isEvent()          {}
+func (Tick) isEvent()           {}
+func (Received) isEvent()       {}
+func (Admin) isEvent()          {}
+func (OutdateRequest) isEvent() {}
+func (CommandDone) isEvent()    {}
+func (AnnounceDone) isEvent()   {}
+func (Shutdown) isEvent()       {}
+
+// rmEvent wraps the resource manager's events that the shell produces
+// (GroupDone) so Step can take them without a second event type.
+type rmEvent struct{ rm.Event }
+
+func (rmEvent) isEvent() {}
+
+// FromRM lets the shell hand the node a resource-manager event it produced
+// (a GroupDone from the executor, a FenceDone from the fencing runner).
+func FromRM(e rm.Event) Event { return rmEvent{e} }
+
+// Action is one output of Step. Every action is I/O for the shell.
+type Action interface{ isAction() }
+
+// Transmit sends one message on every medium.
+type Transmit struct{ Msg *wire.Message }
+
+// StartGroup, StopGroup: run one group operation (rm's actions).
+type StartGroup = rm.StartGroup
+type StopGroup = rm.StopGroup
+
+// Announce runs the start of an address resource of a group held here
+// again, for its gratuitous ARP burst. The shell runs it through the same
+// executor as the group's start and stop, so it never overlaps them, and
+// reports AnnounceDone.
+type Announce struct {
+	Key      string
+	Resource haresources.Resource
+}
+
+// RunOutdate runs `drbdadm outdate Resource` here for the peer Origin and
+// reports CommandDone.
+type RunOutdate struct{ Origin, Resource string }
+
+// Log is a line for the heartbeat log at a Heartbeat level name (CRIT,
+// ERROR, WARN, info, debug).
+type Log struct{ Level, Text string }
+
+// AdminReply answers the Admin event with the same ID.
+type AdminReply struct {
+	ID   uint64
+	OK   bool
+	Text string
+}
+
+// OutdateReply answers the OutdateRequest with the same ID with DRBD's
+// fence-peer exit code.
+type OutdateReply struct {
+	ID   uint64
+	Code int
+	Text string
+}
+
+// Fence asks the shell to reset a node with the configured device.
+type Fence = rm.Fence
+
+// Reboot: a stop failed and the policy is "reboot".
+type Reboot = rm.Reboot
+
+// Exiting: shutdone has been sent; the shell may exit after a short linger.
+type Exiting struct{}
+
+// StatusChanged: a node's status changed (the shell refreshes what it
+// reports outside, e.g. systemd's STATUS=).
+type StatusChanged struct{}
+
+func (Transmit) isAction()      {}
+func (Announce) isAction()      {}
+func (RunOutdate) isAction()    {}
+func (Log) isAction()           {}
+func (AdminReply) isAction()    {}
+func (OutdateReply) isAction()  {}
+func (Exiting) isAction()       {}
+func (StatusChanged) isAction() {}
+
+// rmAction carries the resource manager's own I/O actions (StartGroup,
+// StopGroup, Fence, Reboot) out unchanged.
+type rmAction struct{ rm.Action }
+
+func (rmAction) isAction() {}
+
+// RM unwraps a resource-manager action passed through (StartGroup,
+// StopGroup, Fence, Reboot); ok is false for the node's own actions.
+func RM(a Action) (rm.Action, bool) {
+	r, ok := a.(rmAction)
+	if !ok {
+		return nil, false
+	}
+	return r.Action, true
+}

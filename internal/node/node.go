@@ -1,0 +1,319 @@
+package node
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"heartbeatd/haresources"
+	"heartbeatd/internal/membership"
+	"heartbeatd/internal/rm"
+	"heartbeatd/internal/wire"
+)
+
+// Node is one node's protocol state. Not safe for concurrent use.
+type Node struct {
+	cfg         Config
+	local, peer string
+	mem         *membership.Table
+	rm          *rm.Manager
+
+	now time.Time
+	out []Action
+	// queue holds the resource-manager events membership produced while
+	// the current event was handled; Step drains it before returning.
+	queue []rm.Event
+
+	outdate  outdateState
+	digest   digestState
+	announce announceState
+	admins   []pendingAdmin // admin commands waiting for rm's reply, oldest first
+	stopping bool
+	// revived names the node membership declared dead and alive again in
+	// the action list being handled (see stepMem).
+	revived string
+	// rmStepped: the resource manager got an event other than Tick in
+	// this Step, so it gets a Tick before Step returns.
+	rmStepped bool
+}
+
+type pendingAdmin struct {
+	id  uint64
+	cmd string
+}
+
+// rmTypes are the message types the resource manager consumes.
+var rmTypes = map[string]bool{
+	"starting": true, "resource": true, "ask_resources": true, "hb_takeover": true,
+	"ip-request": true, "ip-request-resp": true,
+}
+
+// New builds the node and its two cores.
+func New(cfg Config) (*Node, error) {
+	mem, err := membership.New(cfg.Membership)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, mem: mem, rm: rm.New(cfg.RM),
+		local: strings.ToLower(cfg.RM.Local), peer: strings.ToLower(cfg.RM.Peer)}
+	n.outdate.waits = map[string]*outdateWait{}
+	n.digest.ours = digestOf(cfg.Haresources)
+	return n, nil
+}
+
+// Step feeds one event at time now and returns what to do, in order.
+func (n *Node) Step(now time.Time, ev Event) []Action {
+	n.now = now
+	n.out = nil
+	n.rmStepped = false
+	switch e := ev.(type) {
+	case Start:
+		n.stepMem(membership.Start{LoadAvg: e.LoadAvg})
+	case Tick:
+		n.stepMem(membership.Tick{LoadAvg: e.LoadAvg})
+		n.stepRM(rm.Tick{})
+		n.outdateTick()
+	case Received:
+		n.stepMem(membership.Received{Msg: e.Msg, Link: e.Link})
+	case Admin:
+		n.onAdmin(e)
+	case OutdateRequest:
+		n.onOutdateRequest(e)
+	case CommandDone:
+		n.onCommandDone(e)
+	case AnnounceDone:
+	case Shutdown:
+		if !n.stopping {
+			n.stopping = true
+			n.stepRM(rm.Shutdown{})
+		}
+	case rmEvent:
+		n.stepRM(e.Event)
+	}
+	n.drain()
+	if n.rmStepped {
+		// The resource manager runs its state checks (adopting a group
+		// nobody runs, the end of a negotiation) on Tick; it gets one
+		// right after anything it was told, as it had with a fine fixed
+		// tick (rm's TestSimDaemonTicks models this).
+		n.stepRM(rm.Tick{})
+		n.drain()
+	}
+	n.announceTick()
+	return n.out
+}
+
+// drain hands the queued resource-manager events over, in order; what they
+// produce for membership is stepped at once (a send), and what membership
+// produces for rm is queued again.
+func (n *Node) drain() {
+	for len(n.queue) > 0 {
+		ev := n.queue[0]
+		n.queue = n.queue[1:]
+		n.stepRM(ev)
+	}
+}
+
+func (n *Node) emit(a Action) { n.out = append(n.out, a) }
+
+func (n *Node) logf(level, format string, args ...any) {
+	n.emit(Log{Level: level, Text: fmt.Sprintf(format, args...)})
+}
+
+// send hands a cluster message to membership (which adds the envelope,
+// loops it back and transmits it).
+func (n *Node) send(m *wire.Message) { n.stepMem(membership.Send{Msg: m}) }
+
+func (n *Node) stepMem(ev membership.Event) {
+	acts := n.mem.Step(n.now, ev)
+	for i, a := range acts {
+		if st, ok := a.(membership.NodeStatus); ok && st.New == membership.StatusDead && revivedIn(acts[i+1:], st.Node) {
+			// A status so late that membership declares its sender
+			// dead and alive again in one breath (Heartbeat's late
+			// heartbeat path): the sender is alive right now. This is
+			// what a node sees first when it resumes after its own
+			// daemon was stopped or starved past deadtime. Telling the
+			// resource manager "dead" would make it take over the
+			// live peer's groups, only to release them again; it is
+			// told that the peer returned after a partition instead,
+			// which resolves whatever the peer took from us meanwhile.
+			n.revived = st.Node
+			n.emit(StatusChanged{})
+			continue
+		}
+		n.onMem(a)
+	}
+	n.revived = ""
+}
+
+// revivedIn: acts bring node back from dead.
+func revivedIn(acts []membership.Action, node string) bool {
+	for _, a := range acts {
+		if st, ok := a.(membership.NodeStatus); ok && st.Node == node && st.Old == membership.StatusDead && st.New != membership.StatusDead {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) onMem(a membership.Action) {
+	switch a := a.(type) {
+	case membership.Transmit:
+		n.emit(Transmit{Msg: a.Msg})
+	case membership.Log:
+		n.emit(Log{Level: a.Level, Text: a.Text})
+	case membership.NodeStatus:
+		if a.Node != n.local && a.Node == n.revived {
+			n.revived = ""
+			n.queue = append(n.queue, rm.PeerReturned{Node: a.Node})
+			n.scheduleAnnounce()
+		} else if a.Node != n.local {
+			if a.Old == membership.StatusDead && a.New != membership.StatusDead {
+				// rm treats a dead peer going active as a return
+				// after a partition: announce once it settles.
+				n.scheduleAnnounce()
+			}
+			n.queue = append(n.queue, rm.PeerStatus{Node: a.Node, Status: a.New})
+			if a.New == membership.StatusDead {
+				n.outdatePeerDead(a.Node)
+				n.digestPeerGone()
+			}
+		}
+		n.emit(StatusChanged{})
+	case membership.LinkStatus:
+	case membership.Deliver:
+		switch t := a.Msg.Type(); {
+		case rmTypes[t]:
+			n.queue = append(n.queue, rm.Message{Msg: a.Msg})
+		case t == "start_outdate" || t == "outdate_rc":
+			n.outdateMessage(a.Msg)
+		case t == digestType:
+			n.onDigest(a.Msg)
+		}
+	case membership.CommUp:
+		n.queue = append(n.queue, commUp(n.peer, n.NodeStatus(n.peer)))
+		n.sendDigest(true)
+		n.emit(StatusChanged{})
+	case membership.PeerShutdown:
+		n.queue = append(n.queue, rm.PeerShutdown{Node: a.Node})
+	case membership.PartitionHealed:
+		n.queue = append(n.queue, rm.PeerReturned{Node: a.Node})
+		n.scheduleAnnounce()
+	case membership.PeerRestarted:
+		n.digestPeerGone()
+	case membership.Overheard:
+		n.onOverheard(a.Msg)
+	}
+}
+
+func (n *Node) stepRM(ev rm.Event) {
+	if _, tick := ev.(rm.Tick); !tick {
+		n.rmStepped = true
+	}
+	for _, a := range n.rm.Step(n.now, ev) {
+		n.onRM(a)
+	}
+}
+
+func (n *Node) onRM(a rm.Action) {
+	switch a := a.(type) {
+	case rm.Send:
+		n.send(a.Msg)
+	case rm.Log:
+		n.emit(Log{Level: a.Level, Text: a.Text})
+	case rm.Reply:
+		n.reply(a)
+	case rm.ShutdownReady:
+		n.stepMem(membership.Shutdown{})
+		n.emit(Exiting{})
+	default: // StartGroup, StopGroup, Fence, Reboot: I/O for the shell
+		n.emit(rmAction{a})
+	}
+}
+
+// commUp is the resource manager's CommUp for a peer in status st. Alone
+// means the peer was declared dead, as Heartbeat counts it
+// (countbystatus(DEADSTATUS)), or there is no peer at all. A peer still in
+// "init" has sent packets but not yet its first status message (membership
+// goes active on repnodes, which may come first): it is alive and may hold
+// its groups, and treating it as absent would start them here too.
+func commUp(peer, st string) rm.CommUp {
+	return rm.CommUp{Alone: peer == "" || st == membership.StatusDead}
+}
+
+// ---- admin commands ----
+
+func (n *Node) onAdmin(e Admin) {
+	if n.stopping && e.Cmd != "cleanup" {
+		n.emit(AdminReply{ID: e.ID, Text: "heartbeatd is shutting down"})
+		return
+	}
+	n.admins = append(n.admins, pendingAdmin{id: e.ID, cmd: e.Cmd})
+	n.stepRM(rm.Admin{Cmd: e.Cmd, Set: e.Set})
+}
+
+// reply answers the oldest admin command of rm's reply's kind: rm answers
+// each command once, in order.
+func (n *Node) reply(r rm.Reply) {
+	for i, p := range n.admins {
+		if p.cmd == r.Cmd {
+			n.admins = append(n.admins[:i], n.admins[i+1:]...)
+			n.emit(AdminReply{ID: p.id, OK: r.OK, Text: r.Text})
+			return
+		}
+	}
+}
+
+// ---- queries, for the shell's status output and the loop ----
+
+// NextWake is when the node must next get a Tick at the latest: the
+// earliest of membership's deadlines, an outdate wait's and a pending
+// re-announcement's. The resource manager's own timers are coarse; the
+// shell ticks a busy one at least every 250 ms (see Idle).
+func (n *Node) NextWake() time.Time {
+	w := n.mem.NextWake()
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (w.IsZero() || t.Before(w)) {
+			w = t
+		}
+	}
+	earlier(n.announce.at)
+	for _, o := range n.outdate.waits {
+		earlier(o.deadline)
+	}
+	return w
+}
+
+// Idle: the resource manager needs no Tick until the next event.
+func (n *Node) Idle() bool { return n.rm.Idle() }
+
+// Membership and RM give the shell read access (cl_status, reload).
+func (n *Node) Membership() *membership.Table { return n.mem }
+func (n *Node) RM() *rm.Manager               { return n.rm }
+
+// NodeStatus is membership's status of a node ("" if unknown).
+func (n *Node) NodeStatus(name string) string {
+	for _, ni := range n.mem.Nodes() {
+		if ni.Name == name {
+			return ni.Status
+		}
+	}
+	return ""
+}
+
+func (n *Node) alive(name string) bool {
+	s := n.NodeStatus(name)
+	return s == membership.StatusUp || s == membership.StatusActive
+}
+
+// addressResources are the resources of g whose start re-announces an
+// address.
+func addressResources(g haresources.Group) []haresources.Resource {
+	var out []haresources.Resource
+	for _, r := range g.Resources {
+		if r.Script == "IPaddr" || r.Script == "IPaddr2" {
+			out = append(out, r)
+		}
+	}
+	return out
+}

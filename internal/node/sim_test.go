@@ -1,0 +1,164 @@
+package node
+
+import (
+	"flag"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSim runs the REAL node pair (membership, resource manager and the
+// protocols around them) through random schedules: lossy links, cuts of one
+// link or both, daemons killed (their groups left running), stopped and
+// resumed, rebooted and restarted, admin standby and takeover, slow and
+// failing scripts. Each seed is one schedule; HBD_SIM_SEEDS says how many
+// per auto_failback mode (default 300; CI runs 2000).
+//
+// Checked:
+//   - safety: no node starts a group that runs on the other machine while
+//     the other daemon has been alive and connected for three deadtimes
+//     (checkStart);
+//   - convergence: once the faults are over and both daemons have run
+//     connected for a while, every group runs on exactly one machine.
+//
+// Replay one seed: go test ./internal/node -run 'TestSim/legacy' -simseed=N -v
+var simSeed = flag.Int64("simseed", 0, "replay this simulator seed only, with its trace")
+
+func TestSim(t *testing.T) {
+	if *simSeed > 0 {
+		for _, mode := range []string{"on", "off", "legacy"} {
+			t.Run(mode, func(t *testing.T) {
+				w := simRun(t, *simSeed, mode)
+				t.Logf("seed %d violations %v\n%s", *simSeed, w.violations, w.dump())
+			})
+		}
+		return
+	}
+	seeds := 300
+	if v := os.Getenv("HBD_SIM_SEEDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("HBD_SIM_SEEDS=%q: want a positive number", v)
+		}
+		seeds = n
+	}
+	if testing.Short() {
+		seeds = 50
+	}
+	for _, mode := range []string{"on", "off", "legacy"} {
+		t.Run(mode, func(t *testing.T) {
+			failed := 0
+			for seed := int64(1); seed <= int64(seeds); seed++ {
+				w := simRun(t, seed, mode)
+				if len(w.violations) == 0 {
+					continue
+				}
+				failed++
+				t.Logf("failing seed %d (%s)", seed, w.cause())
+				if failed <= 3 {
+					t.Errorf("seed %d: %s\n  replay: go test ./internal/node -run 'TestSim/%s' -simseed=%d -v",
+						seed, strings.Join(w.violations, "\n  "), mode, seed)
+				}
+			}
+			t.Logf("%d seeds, %d failing", seeds, failed)
+		})
+	}
+}
+
+// simRun plays one random schedule and checks the end state.
+func simRun(t testing.TB, seed int64, mode string) *world {
+	w := newWorld(t, seed, mode)
+	r := w.rng
+	w.opFail = func(i int, key, op string) bool { return op == "start" && r.Float64() < 0.03 }
+	w.start(0)
+	w.run(time.Duration(r.Intn(3000)) * time.Millisecond)
+	w.start(1)
+	w.run(20 * time.Second)
+	faults := 1 + r.Intn(4)
+	for f := 0; f < faults; f++ {
+		w.fault()
+		w.run(time.Duration(2000+r.Intn(15000)) * time.Millisecond)
+	}
+	w.heal()
+	w.run(120 * time.Second)
+	for k, on := range w.owners() {
+		if len(on) != 1 {
+			w.violate("after the faults and 120 s connected, %s runs on %v", k, on)
+		}
+	}
+	return w
+}
+
+// fault injects one random fault.
+func (w *world) fault() {
+	r := w.rng
+	i := r.Intn(2)
+	switch r.Intn(9) {
+	case 0:
+		w.setCut("eth1", true)
+	case 1:
+		w.setCut("eth1", true)
+		w.setCut("eth2", true)
+	case 2:
+		w.loss = 0.2 + 0.5*r.Float64()
+		w.tracef("---- loss %.2f", w.loss)
+	case 3:
+		if w.nodes[i].running {
+			w.kill(i)
+		}
+	case 4:
+		if w.nodes[i].running && !w.nodes[i].paused {
+			w.pause(i)
+		}
+	case 5:
+		w.reboot(i)
+	case 6:
+		if w.alive(i) {
+			w.tracef("%s ---- hb_standby", w.nodes[i].name)
+			w.step(i, Admin{ID: 1, Cmd: "standby", Set: "all"})
+		}
+	case 7:
+		if w.alive(i) {
+			w.tracef("%s ---- hb_takeover", w.nodes[i].name)
+			w.step(i, Admin{ID: 2, Cmd: "takeover", Set: "all"})
+		}
+	case 8:
+		w.heal()
+	}
+}
+
+// heal ends every fault: links repaired, loss gone, paused daemons
+// resumed, killed daemons restarted (after their machine rebooted, as an
+// admin would before starting a crashed node's daemon again).
+func (w *world) heal() {
+	w.setCut("eth1", false)
+	w.setCut("eth2", false)
+	w.loss = 0
+	for i, sn := range w.nodes {
+		switch {
+		case !sn.running:
+			w.reboot(i)
+			w.start(i)
+		case sn.paused:
+			w.resume(i)
+		}
+	}
+}
+
+// cause names the faults of a failing schedule, for the list of seeds.
+func (w *world) cause() string {
+	var f []string
+	seen := map[string]bool{}
+	for _, l := range w.trace {
+		if i := strings.Index(l, "---- "); i >= 0 {
+			what := strings.Fields(l[i+5:])[0]
+			if !seen[what] {
+				seen[what] = true
+				f = append(f, what)
+			}
+		}
+	}
+	return strings.Join(f, ",")
+}
