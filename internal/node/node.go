@@ -71,6 +71,7 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 		n.stepMem(membership.Start{LoadAvg: e.LoadAvg})
 	case Tick:
 		n.stepMem(membership.Tick{LoadAvg: e.LoadAvg})
+		n.drain() // a death found by this tick reaches rm before its own tick
 		n.stepRM(rm.Tick{})
 		n.outdateTick()
 	case Received:
@@ -125,6 +126,11 @@ func (n *Node) logf(level, format string, args ...any) {
 func (n *Node) send(m *wire.Message) { n.stepMem(membership.Send{Msg: m}) }
 
 func (n *Node) stepMem(ev membership.Event) {
+	// A send made while handling these actions steps membership again;
+	// its actions must not disturb this list's revived node.
+	outer := n.revived
+	defer func() { n.revived = outer }()
+	n.revived = ""
 	acts := n.mem.Step(n.now, ev)
 	for i, a := range acts {
 		if st, ok := a.(membership.NodeStatus); ok && st.New == membership.StatusDead && revivedIn(acts[i+1:], st.Node) {
@@ -143,7 +149,6 @@ func (n *Node) stepMem(ev membership.Event) {
 		}
 		n.onMem(a)
 	}
-	n.revived = ""
 }
 
 // revivedIn: acts bring node back from dead.
