@@ -92,7 +92,7 @@ func ParseAuthkeys(r io.Reader, file string) (*Authkeys, diag.List) {
 		if text[0] == 'a' {
 			n, ok := parseAuthLine(fields)
 			if !ok {
-				l.Errorf(file, ln.num, "invalid auth line %s: expected 'auth N' with N in 0-%d", clip(text), MaxAuthIndex)
+				l.Errorf(file, ln.num, "invalid auth line: expected 'auth N' with N in 0-%d (%s)", MaxAuthIndex, notShown)
 				continue
 			}
 			if authLine > 0 {
@@ -131,6 +131,12 @@ func ParseAuthkeys(r io.Reader, file string) (*Authkeys, diag.List) {
 
 func hasKey(a *Authkeys, i int) bool { _, ok := a.Keys[i]; return ok }
 
+// notShown ends a finding about a line of authkeys that the finding does
+// not quote: findings go to syslog, the journal (the unit's ExecStartPre
+// runs check) and check's output, and any word of a malformed line may be
+// a key (a line "1 secret" has the key where the method should be).
+const notShown = "the line is not shown: authkeys holds secrets"
+
 // parseAuthLine reads "auth N".
 func parseAuthLine(fields []string) (int, bool) {
 	if len(fields) < 2 || fields[0] != "auth" {
@@ -146,12 +152,12 @@ func parseAuthLine(fields []string) (int, bool) {
 // parseKeyLine reads "N method [key]".
 func parseKeyLine(fields []string, line int, file string, l *diag.List) (Key, bool) {
 	if len(fields) < 2 {
-		l.Errorf(file, line, "invalid line %s: expected 'auth N' or 'N method key'", clip(strings.Join(fields, " ")))
+		l.Errorf(file, line, "invalid line: expected 'auth N' or 'N method key' (%s)", notShown)
 		return Key{}, false
 	}
 	n, err := strconv.Atoi(fields[0])
 	if err != nil {
-		l.Errorf(file, line, "invalid line: key index %s is not a number (expected 'N method key')", clip(fields[0]))
+		l.Errorf(file, line, "invalid line: the key index is not a number (expected 'N method key'; %s)", notShown)
 		return Key{}, false
 	}
 	if n < 0 || n > MaxAuthIndex {
@@ -165,7 +171,7 @@ func parseKeyLine(fields []string, line int, file string, l *diag.List) (Key, bo
 	switch k.Method {
 	case MethodCRC:
 		if k.Secret != "" {
-			l.Errorf(file, line, "auth method crc doesn't use a key; remove %s", clip(k.Secret))
+			l.Errorf(file, line, "auth method crc doesn't use a key; remove the text after 'crc'")
 			return Key{}, false
 		}
 		l.Warnf(file, line, "auth method crc gives no security: anyone on the network can forge packets; use sha1")
@@ -178,14 +184,14 @@ func parseKeyLine(fields []string, line int, file string, l *diag.List) (Key, bo
 			l.Warnf(file, line, "auth method sha256 is a heartbeatd extension: real Heartbeat nodes cannot use it")
 		}
 	default:
-		l.Errorf(file, line, "unknown auth method %s (known: crc, md5, sha1, sha256)", clip(k.Method))
+		l.Errorf(file, line, "unknown auth method (known: crc, md5, sha1, sha256; the line must read 'N method key'; %s)", notShown)
 		return Key{}, false
 	}
 	// Heartbeat reads the key with sscanf("%s"): a key cannot contain
 	// blanks, and whatever follows the first word is dropped. Say so, since
 	// "secret with blanks" would silently become "secret".
 	if len(fields) > 3 && !strings.HasPrefix(fields[3], "#") {
-		l.Warnf(file, line, "text after the key is ignored: keys cannot contain blanks, the key is %s", clip(k.Secret))
+		l.Warnf(file, line, "text after the key is ignored: keys cannot contain blanks, so only the first word after the method is the key")
 	}
 	return k, true
 }

@@ -70,18 +70,18 @@ func TestAuthkeysRules(t *testing.T) {
 		{"auth index with no key", "auth 3\n1 sha1 k\n", -1, "", "authkeys:1: error: Auth Key [3] not found in keyfile [authkeys]"},
 		{"missing auth", "1 sha1 k\n", -1, "", "authkeys: error: Missing auth directive in keyfile [authkeys]"},
 		{"empty file", "", -1, "", "authkeys: error: Missing auth directive"},
-		{"auth index out of range", "auth 16\n", -1, "", `authkeys:1: error: invalid auth line "auth 16": expected 'auth N' with N in 0-15`},
-		{"auth garbage", "auth x\n", -1, "", `authkeys:1: error: invalid auth line "auth x"`},
-		{"line starting with a", "abc\n", -1, "", `authkeys:1: error: invalid auth line "abc"`},
+		{"auth index out of range", "auth 16\n", -1, "", `authkeys:1: error: invalid auth line: expected 'auth N' with N in 0-15 (the line is not shown`},
+		{"auth garbage", "auth x\n", -1, "", `authkeys:1: error: invalid auth line: expected 'auth N'`},
+		{"line starting with a", "abc\n", -1, "", `authkeys:1: error: invalid auth line: expected 'auth N'`},
 		{"key index out of range", "auth 1\n16 sha1 k\n1 sha1 k\n", 1, "k", "authkeys:2: error: invalid key index 16: must be 0-15"},
 		{"negative index", "auth 1\n-1 sha1 k\n1 sha1 k\n", 1, "k", "authkeys:2: error: invalid key index -1"},
-		{"unknown method", "auth 1\n1 sha512 k\n", -1, "", `authkeys:2: error: unknown auth method "sha512" (known: crc, md5, sha1, sha256)`},
+		{"unknown method", "auth 1\n1 sha512 k\n", -1, "", `authkeys:2: error: unknown auth method (known: crc, md5, sha1, sha256;`},
 		{"crc with key", "auth 1\n1 crc k\n", -1, "", `authkeys:2: error: auth method crc doesn't use a key`},
 		{"crc warns", "auth 1\n1 crc\n", 1, "", "authkeys:2: warning: auth method crc gives no security"},
 		{"sha1 without key", "auth 1\n1 sha1\n", -1, "", "authkeys:2: error: auth method sha1 requires a key"},
 		{"sha256 extension", "auth 1\n1 sha256 k\n", 1, "k", "authkeys:2: warning: auth method sha256 is a heartbeatd extension: real Heartbeat nodes cannot use it"},
-		{"key with blanks", "auth 1\n1 sha1 my secret\n", 1, "my", `authkeys:2: warning: text after the key is ignored: keys cannot contain blanks, the key is "my"`},
-		{"garbage line", "auth 1\n1 sha1 k\nhello world\n", 1, "k", `authkeys:3: error: invalid line: key index "hello" is not a number`},
+		{"key with blanks", "auth 1\n1 sha1 my secret\n", 1, "my", `authkeys:2: warning: text after the key is ignored: keys cannot contain blanks, so only the first word after the method is the key`},
+		{"garbage line", "auth 1\n1 sha1 k\nhello world\n", 1, "k", `authkeys:3: error: invalid line: the key index is not a number`},
 		{"duplicate index", "auth 1\n1 sha1 a\n1 sha1 b\n", 1, "b", "authkeys:3: warning: key 1 defined again; this line replaces line 2"},
 		{"CRLF", "auth 1\r\n1 sha1 k\r\n", 1, "k", "authkeys:1: warning: line ends with CR"},
 		{"binary", "auth 1\n\x00\x01\n1 sha1 k\n", 1, "k", "authkeys:2: error: line contains a NUL byte"},
@@ -104,6 +104,36 @@ func TestAuthkeysRules(t *testing.T) {
 			}
 			wantFinding(t, l, tt.want)
 		})
+	}
+}
+
+// No finding quotes a key, whatever is wrong with the file: findings reach
+// syslog, the journal and check's output (also as JSON). Every malformed
+// line below holds the secret somewhere a parser might echo.
+func TestAuthkeysFindingsNeverQuoteAKey(t *testing.T) {
+	const secret = "Zq7SecretKeyMaterial"
+	for _, in := range []string{
+		"auth 1\n1 " + secret + "\n",                 // key where the method goes
+		"auth 1\n1 crc " + secret + "\n",             // crc with a key
+		"auth 1\n1 sha1 " + secret + " more words\n", // key with blanks
+		"auth 1\n" + secret + " sha1 k\n",            // key where the index goes
+		"auth " + secret + "\n1 sha1 k\n",            // key on the auth line
+		"auth 1 sha1 " + secret + "\n",               // both on one line
+		"a" + secret + "\n",                          // a line starting with a
+		"auth 1\n" + secret + "\n",                   // a lone word
+		"auth 1\n1 sha9 " + secret + "\n",            // unknown method
+		"auth 1\n99 sha1 " + secret + "\n",           // index out of range
+		"auth 1\r\n1 sha1 " + secret + "\r\n",        // CRLF
+	} {
+		_, l := ParseAuthkeys(strings.NewReader(in), "authkeys")
+		if len(l) == 0 {
+			t.Errorf("%q: no finding (the case tests nothing)", in)
+		}
+		for _, f := range l {
+			if strings.Contains(f.String(), secret) || strings.Contains(f.String(), secret[:8]) {
+				t.Errorf("%q: finding quotes the key: %s", in, f)
+			}
+		}
 	}
 }
 
