@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"heartbeatd/internal/diag"
 )
@@ -45,9 +46,11 @@ func (a *Authkeys) ActiveKey() (Key, bool) {
 	return k, ok && a.Active >= 0
 }
 
-// LoadAuthkeys reads the authkeys file at path. Like Heartbeat it refuses a
-// file that group or other may read (write and execute bits are not
-// checked); the keys are the cluster's only protection against forged
+// LoadAuthkeys reads the authkeys file at path. It refuses a file that
+// group or other may access in any way (Heartbeat checks only their read
+// bits, so a 0620 file passed: anyone in the group could replace the keys)
+// and one owned by another user than the one reading it (root, for the
+// daemon): the keys are the cluster's only protection against forged
 // packets.
 func LoadAuthkeys(path string) (*Authkeys, diag.List) {
 	var l diag.List
@@ -66,8 +69,11 @@ func LoadAuthkeys(path string) (*Authkeys, diag.List) {
 		l.Errorf(path, 0, "keyfile is not a regular file")
 		return &Authkeys{Active: -1, Keys: map[int]Key{}}, l
 	}
-	if fi.Mode().Perm()&0o044 != 0 {
-		l.Errorf(path, 0, "Bad permissions on keyfile [%s], 600 recommended.", path)
+	if fi.Mode().Perm()&0o077 != 0 {
+		l.Errorf(path, 0, "Bad permissions on keyfile [%s], 600 recommended: it is %04o; run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		l.Errorf(path, 0, "keyfile [%s] is owned by uid %d, not by uid %d (root, for the daemon): another user could change the keys; run chown root %s", path, st.Uid, os.Geteuid(), path)
 	}
 	a, pl := ParseAuthkeys(f, path)
 	return a, append(l, pl...)

@@ -146,16 +146,26 @@ func TestLoadAuthkeysPermissions(t *testing.T) {
 	for _, tt := range []struct {
 		mode os.FileMode
 		bad  bool
-	}{{0o600, false}, {0o400, false}, {0o620, false}, {0o602, false}, {0o644, true}, {0o640, true}, {0o604, true}} {
+	}{{0o600, false}, {0o400, false}, {0o620, true}, {0o602, true}, {0o610, true}, {0o601, true}, {0o644, true}, {0o640, true}, {0o604, true}} {
 		if err := os.Chmod(path, tt.mode); err != nil {
 			t.Fatal(err)
 		}
 		_, l := LoadAuthkeys(path)
-		want := path + ": error: Bad permissions on keyfile [" + path + "], 600 recommended."
+		want := path + ": error: Bad permissions on keyfile [" + path + "], 600 recommended: it is"
 		got := strings.Join(findingStrings(l), "\n")
 		if tt.bad != strings.Contains(got, want) {
 			t.Errorf("mode %o: findings %q, want bad permissions = %v", tt.mode, got, tt.bad)
 		}
+	}
+	// Owned by another user: refused (only root can give a file away).
+	if os.Geteuid() == 0 {
+		os.Chmod(path, 0o600)
+		if err := os.Chown(path, 4242, -1); err != nil {
+			t.Fatal(err)
+		}
+		_, l := LoadAuthkeys(path)
+		wantFinding(t, l, "is owned by uid 4242, not by uid 0")
+		os.Chown(path, 0, -1)
 	}
 	_, l := LoadAuthkeys(filepath.Join(dir, "missing"))
 	wantFinding(t, l, filepath.Join(dir, "missing")+": error: Cannot open keyfile [")
