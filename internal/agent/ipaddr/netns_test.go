@@ -240,14 +240,7 @@ func TestRefusesAddressHeldByAnotherNode(t *testing.T) {
 // answered is reported. The full burst goes out and nothing waits for the
 // probe's 50 ms.
 func TestTakeoverFromDeadPeerTakesAddressStillAnswered(t *testing.T) {
-	l := netlab.New(t, t.Name())
-	br := l.AddBridge("lan")
-	a, b, client := l.AddNode("a"), l.AddNode("b"), l.AddNode("client")
-	for _, n := range []*netlab.Node{a, b, client} {
-		n.Connect(br, "eth1", "")
-	}
-	vip := br.Addr(200).Addr()
-	arg := vip.String() + "/24/eth1"
+	a, b, client, vip, arg := twoNodesAndClient(t)
 	aMAC, bMAC := macOf(t, a, "eth1"), macOf(t, b, "eth1")
 	mustRun(t, a, quick, arg, "start")
 	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
@@ -303,14 +296,7 @@ func TestTakeoverFromDeadPeerTakesAddressStillAnswered(t *testing.T) {
 // entry, which still names the releasing node, moves to the keeper's MAC.
 // A plain stop says nothing for anyone.
 func TestReleaseToKeeperMovesClientNeighbour(t *testing.T) {
-	l := netlab.New(t, t.Name())
-	br := l.AddBridge("lan")
-	a, b, client := l.AddNode("a"), l.AddNode("b"), l.AddNode("client")
-	for _, n := range []*netlab.Node{a, b, client} {
-		n.Connect(br, "eth1", "")
-	}
-	vip := br.Addr(200).Addr()
-	arg := vip.String() + "/24/eth1"
+	a, b, client, vip, arg := twoNodesAndClient(t)
 	aMAC, bMAC := macOf(t, a, "eth1"), macOf(t, b, "eth1")
 	noProbe := map[string]string{"HA_IPADDR_NO_PROBE": "1", "HA_ARP_COUNT": "1", "HA_ARP_FAST": "1"}
 	// Both hold it (the partition); b announced last, so the client is on b.
@@ -334,6 +320,19 @@ func TestReleaseToKeeperMovesClientNeighbour(t *testing.T) {
 	if strings.Contains(r.stdout, "neighbours pointed") {
 		t.Fatalf("b pointed the neighbours somewhere with no holder: %q", r.stdout)
 	}
+}
+
+// twoNodesAndClient is a LAN with nodes a and b and a client, and the
+// floating address the tests move between a and b.
+func twoNodesAndClient(t *testing.T) (a, b, client *netlab.Node, vip netip.Addr, arg string) {
+	l := netlab.New(t, t.Name())
+	br := l.AddBridge("lan")
+	a, b, client = l.AddNode("a"), l.AddNode("b"), l.AddNode("client")
+	for _, n := range []*netlab.Node{a, b, client} {
+		n.Connect(br, "eth1", "")
+	}
+	vip = br.Addr(200).Addr()
+	return a, b, client, vip, vip.String() + "/24/eth1"
 }
 
 // arpCapture records the ARP frames a node's interface sees.
@@ -397,14 +396,7 @@ func neighMAC(t *testing.T, n *netlab.Node, ip netip.Addr) string {
 // whole burst (both forms, configured spacing, the tail from the detached
 // sender) and nothing more from a.
 func TestTakeoverMovesClientNeighbour(t *testing.T) {
-	l := netlab.New(t, t.Name())
-	br := l.AddBridge("lan")
-	a, b, client := l.AddNode("a"), l.AddNode("b"), l.AddNode("client")
-	for _, n := range []*netlab.Node{a, b, client} {
-		n.Connect(br, "eth1", "")
-	}
-	vip := br.Addr(200).Addr()
-	arg := vip.String() + "/24/eth1"
+	a, b, client, vip, arg := twoNodesAndClient(t)
 	aMAC, bMAC := macOf(t, a, "eth1"), macOf(t, b, "eth1")
 	defaults := map[string]string{} // the shipped burst: 5 slots, 3 fast, both forms
 
