@@ -20,13 +20,13 @@ import (
 	"heartbeatd/internal/wire"
 )
 
-// The loop does not tick at a fixed pace: it sleeps until membership's
-// NextWake (the next keepalive, or the moment a peer or link would be found
-// dead), an outdate request's deadline or the partition-heal announcement,
-// so an idle daemon wakes about once per keepalive plus once per burst of
+// The loop does not tick at a fixed pace: it sleeps until the node's
+// NextWake (the next keepalive, the moment a peer or link would be found
+// dead, an outdate request's deadline, the latest re-announcement after a
+// heal), so an idle daemon wakes about once per keepalive plus once per burst of
 // received packets, and a death is seen on the dot. While the resource
 // manager has anything under way, maxSleep bounds the sleep for its timers,
-// which are in seconds; an idle manager needs no timer (rm.Manager.Idle),
+// which are in seconds; an idle manager needs no timer (node.Idle),
 // and idleSleep only keeps the load average, the realtime sweep and the
 // systemd watchdog going.
 const (
