@@ -129,6 +129,8 @@ type Manager struct {
 	cur  *job
 
 	early []*wire.Message // peer's starting/resource before our comm-up
+
+	audited []string // audit's complaints in force, each logged once
 }
 
 const maxEarly = 16

@@ -1,6 +1,7 @@
 package rm
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -301,25 +302,36 @@ func (m *Manager) setState(s rscState) {
 }
 
 // audit is AuditResources: complain when the bookkeeping disagrees.
+// Heartbeat repeats its complaints on every resource message, a dozen
+// times within a millisecond of a heal; here each complaint is logged when
+// it starts, and again only after it has gone away, so the log tells what
+// happened once.
 func (m *Manager) audit() {
 	if !m.nice {
 		return
 	}
+	var said []string
 	mine := m.iHold | m.failedBits()
 	if mine&rscLocal != 0 && m.otherHolds&rscForeign != 0 {
-		m.logf(LevelError, "Both machines own our resources!")
+		said = append(said, "Both machines own our resources!")
 	}
 	if m.otherHolds&rscLocal != 0 && mine&rscForeign != 0 {
-		m.logf(LevelError, "Both machines own foreign resources!")
+		said = append(said, "Both machines own foreign resources!")
 	}
 	if m.isStable() && !m.shutdownRunning && m.rstate != stateShutdown {
 		if mine&rscLocal == 0 && m.otherHolds&rscForeign == 0 {
-			m.logf(LevelError, "No one owns our local resources!")
+			said = append(said, "No one owns our local resources!")
 		}
 		if m.otherHolds&rscLocal == 0 && mine&rscForeign == 0 {
-			m.logf(LevelError, "No one owns foreign resources!")
+			said = append(said, "No one owns foreign resources!")
 		}
 	}
+	for _, line := range said {
+		if !slices.Contains(m.audited, line) {
+			m.logf(LevelError, "%s", line)
+		}
+	}
+	m.audited = said
 }
 
 func (m *Manager) announceTakeover(reason string) {
