@@ -137,6 +137,12 @@ func RunCommand(name string, args ...string) (CommandResult, error) {
 // heartbeatd's own variable; stock scripts ignore it.
 const EnvTakeoverFrom = "HA_TAKEOVER_FROM"
 
+// EnvDaemonPID is the pid of the heartbeatd daemon that runs the script.
+// A background helper that outlives the script (IPaddr's gratuitous ARP
+// tail) stops once that daemon is gone: after a crash the peer takes the
+// address over, and announcing it from here would pull clients back.
+const EnvDaemonPID = "HEARTBEATD_PID"
+
 // EnvReleaseTo is set in a stop's environment, to the peer's name, when the
 // group is released because the peer keeps running it (a healed
 // partition). IPaddr then points the neighbours at the address's remaining

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 
+	"heartbeatd/internal/agent"
 	"heartbeatd/internal/logging"
 )
 
@@ -26,6 +28,7 @@ func scriptEnv(d *Daemon) []string {
 	if self, err := os.Executable(); err == nil {
 		env = append(env, "HEARTBEATD="+self)
 	}
+	env = append(env, agent.EnvDaemonPID+"="+strconv.Itoa(os.Getpid()))
 	if d.cfg.LogFile != "" {
 		env = append(env, "HA_LOGFILE="+d.cfg.LogFile)
 	}

@@ -74,6 +74,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -399,7 +400,8 @@ func announce(k *kernel, iface string, index int, ip netip.Addr, b garp.Burst, i
 	if head >= b.Count {
 		return
 	}
-	if err := spawnTail(tailArgs{Iface: iface, IP: ip, From: head, Burst: b, Last: last}); err != nil {
+	pid, _ := strconv.Atoi(io.Getenv(agent.EnvDaemonPID))
+	if err := spawnTail(tailArgs{Iface: iface, IP: ip, From: head, Burst: b, Last: last, DaemonPID: pid}); err != nil {
 		// Better late than never: send the rest here.
 		fmt.Fprintf(io.Stderr, "WARNING: cannot start the background ARP sender (%v); sending the rest of the burst now\n", err)
 		if _, err := a.Send(head, b.Count, b.Gap(head)); err != nil && !errors.Is(err, garp.ErrReleased) {

@@ -322,6 +322,38 @@ func TestReleaseToKeeperMovesClientNeighbour(t *testing.T) {
 	}
 }
 
+// A start run by a daemon that then dies (kill -9) leaves the address up,
+// but its background ARP sender stops: the peer is taking the address
+// over, and more announcements from here would pull the clients back.
+func TestGarpTailStopsWhenDaemonDies(t *testing.T) {
+	a, _, client, vip, arg := twoNodesAndClient(t)
+	aMAC := macOf(t, a, "eth1")
+	daemon := exec.Command("sleep", "60")
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer daemon.Process.Kill()
+	capture := captureARP(t, client, "eth1")
+	mustRun(t, a, map[string]string{agent.EnvDaemonPID: fmt.Sprint(daemon.Process.Pid)}, arg, "start")
+	daemon.Process.Kill()
+	daemon.Wait()
+	time.Sleep(3 * time.Second) // the whole default burst would be over
+	n := 0
+	for _, f := range capture.stop() {
+		if f.P.SenderMAC.String() == aMAC.String() && f.P.IsGratuitous(vip) {
+			n++
+		}
+	}
+	// The head slot (2 frames) goes out before start returns; the tail's
+	// first slot is 200 ms later, by when the daemon is gone.
+	if n != 2 {
+		t.Fatalf("client saw %d gratuitous frames, want only the head's 2 after the daemon died", n)
+	}
+	if got := addrLines(t, a, vip); len(got) != 1 {
+		t.Fatalf("the address must stay up: %q", got)
+	}
+}
+
 // twoNodesAndClient is a LAN with nodes a and b and a client, and the
 // floating address the tests move between a and b.
 func twoNodesAndClient(t *testing.T) (a, b, client *netlab.Node, vip netip.Addr, arg string) {

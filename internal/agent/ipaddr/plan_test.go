@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -199,12 +200,12 @@ func TestTailArgsRoundTripAndWait(t *testing.T) {
 	last := time.Unix(1700000000, 123456789)
 	in := tailArgs{Iface: "eth1", IP: netip.MustParseAddr("10.1.2.3"), From: 3,
 		Burst: garp.Burst{Count: 6, Fast: 3, FastInterval: 150 * time.Millisecond, SlowInterval: 1200 * time.Millisecond, Mode: garp.ModeRequest},
-		Last:  last}
+		Last:  last, DaemonPID: 4242}
 	out, err := parseTailArgs(in.argv(), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Iface != in.Iface || out.IP != in.IP || out.From != in.From || out.Burst != in.Burst || !out.Last.Equal(last) {
+	if out.Iface != in.Iface || out.IP != in.IP || out.From != in.From || out.Burst != in.Burst || !out.Last.Equal(last) || out.DaemonPID != 4242 {
 		t.Fatalf("round trip: %+v != %+v", out, in)
 	}
 	for _, tc := range []struct {
@@ -300,5 +301,21 @@ func TestRealTailCommand(t *testing.T) {
 	}
 	if diff := cmp.Diff(append([]string{exe, "resource", TailAgent}, argv...), cmd.Args); diff != "" {
 		t.Errorf("argv (-want +got):\n%s", diff)
+	}
+}
+
+// The ARP tail stops once the daemon that started it is gone: after a
+// kill -9 the peer takes the address over, and announcing it from the
+// dead node would pull the clients back.
+func TestDaemonAlive(t *testing.T) {
+	if !daemonAlive(0) || !daemonAlive(os.Getpid()) {
+		t.Fatal("no pid, or our own, counted as gone")
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if daemonAlive(cmd.Process.Pid) {
+		t.Fatalf("reaped process %d counted as alive", cmd.Process.Pid)
 	}
 }

@@ -30,6 +30,9 @@ type tailArgs struct {
 	From  int
 	Burst garp.Burst
 	Last  time.Time // wall clock: the only clock two processes share
+	// DaemonPID, when set, is the heartbeatd daemon that ran the start:
+	// the tail stops once it is gone (agent.EnvDaemonPID).
+	DaemonPID int
 }
 
 func (a tailArgs) argv() []string {
@@ -41,6 +44,7 @@ func (a tailArgs) argv() []string {
 		"--interval-ms", strconv.FormatInt(a.Burst.SlowInterval.Milliseconds(), 10),
 		"--mode", a.Burst.Mode.String(),
 		"--last-ns", strconv.FormatInt(a.Last.UnixNano(), 10),
+		"--daemon-pid", strconv.Itoa(a.DaemonPID),
 	}
 }
 
@@ -57,6 +61,7 @@ func parseTailArgs(args []string, stderr io.Writer) (tailArgs, error) {
 	fs.IntVar(&a.From, "from", 0, "first slot to send")
 	fs.IntVar(&a.Burst.Count, "count", garp.DefaultCount, "slots in the burst")
 	fs.IntVar(&a.Burst.Fast, "fast", garp.DefaultFast, "slots in the fast head")
+	fs.IntVar(&a.DaemonPID, "daemon-pid", 0, "stop once this process is gone (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return a, err
 	}
@@ -129,7 +134,12 @@ func GarpTailMain(args []string, aio agent.IO) int {
 	defer c.Close()
 	index := c.Interface().Index
 	an := &garp.Announcer{Burst: a.Burst, Clock: clock.Real{}, Out: c, MAC: c.MAC(), IP: a.IP,
-		Owned: func() (bool, error) { return k.holds(a.IP, index) }}
+		Owned: func() (bool, error) {
+			if !daemonAlive(a.DaemonPID) {
+				return false, nil
+			}
+			return k.holds(a.IP, index)
+		}}
 	if _, err := an.Send(a.From, a.Burst.Count, a.firstWait(time.Now())); err != nil {
 		if errors.Is(err, garp.ErrReleased) {
 			return agent.OK
@@ -138,6 +148,17 @@ func GarpTailMain(args []string, aio agent.IO) int {
 		return agent.Failed
 	}
 	return agent.OK
+}
+
+// daemonAlive: pid (0: none given) still exists. A daemon killed with -9
+// leaves the address configured, and its peer takes it over: announcing it
+// from here then would pull the clients back to a node nobody watches.
+func daemonAlive(pid int) bool {
+	if pid <= 0 {
+		return true
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // tailCommand builds the background sender's command. Tests replace it to
