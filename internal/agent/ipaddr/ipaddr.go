@@ -35,7 +35,9 @@
 // setsid, output to /dev/null), as Heartbeat runs send_arp in the
 // background. That process checks before every slot that the address is
 // still configured and stops when it is not, so a node that has already
-// released the address never keeps announcing it (FIELD-NOTES row 12).
+// released the address never keeps announcing it (FIELD-NOTES row 12); it
+// also stops once the daemon that ran the start (HEARTBEATD_PID) is gone,
+// so a crashed node does not pull the clients back from its peer.
 //
 // Environment knobs (a bad value is reported and the default used):
 //
