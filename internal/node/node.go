@@ -187,6 +187,9 @@ func (n *Node) onMem(a membership.Action) {
 		n.emit(StatusChanged{})
 	case membership.LinkStatus:
 	case membership.Deliver:
+		if n.fromDeadPeer(a.Msg) {
+			return
+		}
 		switch t := a.Msg.Type(); {
 		case rmTypes[t]:
 			n.queue = append(n.queue, rm.Message{Msg: a.Msg})
@@ -234,6 +237,27 @@ func (n *Node) onRM(a rm.Action) {
 	default: // StartGroup, StopGroup, Fence, Reboot: I/O for the shell
 		n.emit(rmAction{a})
 	}
+}
+
+// fromDeadPeer drops a message that asks us to act (outdate our disk,
+// compare digests) when its sender is the peer and the peer is dead here.
+// A live peer's message always follows a status that made it alive; one
+// from a dead peer is a replay of a recorded packet (membership forgets a
+// dead node's sequence numbers, issue 12), and running drbdadm outdate on
+// our own disk in the middle of a failover on its say-so would be the
+// worst thing to do. rm's messages are judged by rm, which knows the
+// peer's state.
+func (n *Node) fromDeadPeer(m *wire.Message) bool {
+	t := m.Type()
+	if t != "start_outdate" && t != "outdate_rc" && t != digestType {
+		return false
+	}
+	src := m.Value("src")
+	if src == n.local || src != n.peer || n.alive(src) {
+		return false
+	}
+	n.logf(rm.LevelWarn, "%s message from %s ignored: %s is not alive here (a replayed packet?)", t, src, src)
+	return true
 }
 
 // commUp is the resource manager's CommUp for a peer in status st. Alone

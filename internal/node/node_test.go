@@ -197,3 +197,41 @@ func TestResumedNodeDoesNotTakeOverLivePeer(t *testing.T) {
 		t.Fatalf("resumed pa1 did not resolve the partition:\n%s", w.dump())
 	}
 }
+
+// A recorded start_outdate of the peer, replayed after the peer died, must
+// not make us outdate our own disk (issue 12's replay finding): the peer is
+// dead here, so the message is dropped with a line saying why.
+func TestReplayedOutdateFromDeadPeerIgnored(t *testing.T) {
+	w := stablePair(t, "on")
+	var ran []string
+	w.drbdadm = func(i int, a RunOutdate) (int, bool) {
+		ran = append(ran, w.nodes[i].name+":"+a.Resource)
+		return 0, true
+	}
+	// pa2 asks pa1 to outdate r0; record the packet as pa1 receives it.
+	var recorded *Received
+	w.step(1, OutdateRequest{ID: 1, Resource: "r0", Timeout: time.Second})
+	for _, d := range w.inflight {
+		if d.to == 0 && d.msg.Type() == "start_outdate" {
+			recorded = &Received{Msg: d.msg.Clone(), Link: d.link}
+			break
+		}
+	}
+	if recorded == nil {
+		t.Fatal("no start_outdate from pa2 in flight")
+	}
+	w.run(2 * time.Second)
+	if len(ran) != 1 {
+		t.Fatalf("the live peer's request ran drbdadm %v, want once", ran)
+	}
+	w.kill(1)
+	w.run(simDeadtime + time.Second)
+	w.step(0, *recorded)
+	w.run(time.Second)
+	if len(ran) != 1 {
+		t.Fatalf("a replayed start_outdate from dead pa2 ran drbdadm: %v", ran)
+	}
+	if !w.logged(0, "start_outdate message from pa2 ignored: pa2 is not alive here") {
+		t.Fatalf("the dropped replay was not logged:\n%s", w.dump())
+	}
+}
