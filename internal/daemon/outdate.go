@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"os/exec"
 	"strings"
 	"time"
@@ -47,8 +46,8 @@ func (d *Daemon) runOutdate(a node.RunOutdate) {
 				exit = ee.ExitCode()
 			}
 		}
-		d.outdateResults <- node.CommandDone{Origin: a.Origin, Resource: a.Resource, Exit: exit,
-			Output: fmt.Sprintf("%s", strings.TrimSpace(string(out)))}
+		// The node trims and logs the output with the exit status.
+		d.outdateResults <- node.CommandDone{Origin: a.Origin, Resource: a.Resource, Exit: exit, Output: string(out)}
 	}()
 }
 

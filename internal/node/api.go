@@ -75,9 +75,6 @@ type CommandDone struct {
 	Output           string
 }
 
-// GroupDone is the executor's report of one group operation.
-type GroupDone = rm.GroupDone
-
 // AnnounceDone reports that an Announce ran (its outcome is in the log).
 type AnnounceDone struct{ Key string }
 
@@ -108,10 +105,6 @@ type Action interface{ isAction() }
 
 // Transmit sends one message on every medium.
 type Transmit struct{ Msg *wire.Message }
-
-// StartGroup, StopGroup: run one group operation (rm's actions).
-type StartGroup = rm.StartGroup
-type StopGroup = rm.StopGroup
 
 // Announce runs the start of an address resource of a group held here
 // again, for its gratuitous ARP burst. The shell runs it through the same
@@ -144,12 +137,6 @@ type OutdateReply struct {
 	Code int
 	Text string
 }
-
-// Fence asks the shell to reset a node with the configured device.
-type Fence = rm.Fence
-
-// Reboot: a stop failed and the policy is "reboot".
-type Reboot = rm.Reboot
 
 // Exiting: shutdone has been sent; the shell may exit after a short linger.
 type Exiting struct{}
