@@ -102,7 +102,8 @@ func (t armingTimer) Reset(d time.Duration) bool {
 // peer absent) on a fake clock, stepping the clock from one armed timer to
 // the next: the systemd watchdog is fed every 30 s of fake time, which
 // takes milliseconds of real time, and the graceful shutdown ends after
-// its linger of fake time.
+// its linger of fake time. Its one group is taken after initdead, alone,
+// and released at the shutdown, through fake scripts: no fork.
 func TestLoopRunsOnInjectedClock(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "conf")
@@ -120,13 +121,14 @@ func TestLoopRunsOnInjectedClock(t *testing.T) {
 	hacf := fmt.Sprintf("logfile %s/ha-log\nlogfacility none\nrealtime no\n"+
 		"keepalive 1\ndeadtime 10\nwarntime 5\ninitdead 20\nudpport %d\nucast lo 127.0.0.1\nnode n1\nnode n2\n",
 		dir, port)
-	for name, body := range map[string]string{"ha.cf": hacf, "authkeys": "auth 1\n1 sha1 clock-test\n", "haresources": ""} {
+	for name, body := range map[string]string{"ha.cf": hacf, "authkeys": "auth 1\n1 sha1 clock-test\n", "haresources": "n1 svc\n"} {
 		if err := os.WriteFile(filepath.Join(conf, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	fs := &fakeScripts{}
 	fake := clock.NewFake(t0)
 	clk := &armingClock{Fake: fake}
 	var mu sync.Mutex
@@ -143,7 +145,7 @@ func TestLoopRunsOnInjectedClock(t *testing.T) {
 		}
 	}
 	d, err := New(Options{ConfDir: conf, RunDir: filepath.Join(dir, "run"), StateDir: filepath.Join(dir, "state"),
-		Node: "n1", Clock: clk, Notify: notify, Watchdog: 30 * time.Second})
+		Node: "n1", Clock: clk, Notify: notify, Watchdog: 30 * time.Second, Scripts: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,6 +203,9 @@ func TestLoopRunsOnInjectedClock(t *testing.T) {
 	if finished.Load() {
 		t.Fatalf("Run returned early: %v", runErr)
 	}
+	if got := fs.ops(); strings.Join(got, "|") != "status svc|start svc" {
+		t.Errorf("script ops while alone: %q, want status, then start of svc", got)
+	}
 	cancel()
 	stopAt := fake.Since(t0)
 	for !finished.Load() {
@@ -211,6 +216,9 @@ func TestLoopRunsOnInjectedClock(t *testing.T) {
 	}
 	if runErr != nil {
 		t.Fatalf("Run: %v", runErr)
+	}
+	if got := fs.ops(); len(got) != 3 || got[2] != "stop svc" {
+		t.Errorf("script ops at the end: %q, want svc stopped at the shutdown", got)
 	}
 	if took := fake.Since(t0) - stopAt; took < shutdownLinger {
 		t.Errorf("shut down %v of fake time after the request, before its linger of %v", took, shutdownLinger)

@@ -22,10 +22,8 @@ import (
 	"heartbeatd/internal/control"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
-	"heartbeatd/internal/membership"
 	"heartbeatd/internal/node"
 	"heartbeatd/internal/reload"
-	"heartbeatd/internal/rm"
 	"heartbeatd/internal/rt"
 	"heartbeatd/internal/script"
 	"heartbeatd/internal/state"
@@ -60,6 +58,9 @@ type Options struct {
 	Watchdog time.Duration
 	// SyslogPath overrides /dev/log (empty: /dev/log).
 	SyslogPath string
+	// Scripts runs the resource scripts; nil means a script.Runner over
+	// ConfDir's resource.d and /etc/init.d.
+	Scripts Scripts
 }
 
 // Daemon is one running node.
@@ -68,25 +69,21 @@ type Daemon struct {
 	clock clock.Clock
 	log   *logging.Logger
 
-	local  string
-	peer   string
-	cfg    *config.Config
-	hares  *haresources.File
-	groups map[string]haresources.Group
-	keys   *wire.Keyring
+	local string
+	peer  string
+	cfg   *config.Config
+	hares *haresources.File
+	keys  *wire.Keyring
 
 	// node is the pure protocol core (membership, resource manager and
 	// the small protocols around them); the loop steps it.
 	node *node.Node
 
-	media  []media.Medium
-	recv   chan media.Packet
-	runner *script.Runner
-	exec   *groupExec
+	media *media.Set
+	recv  chan media.Packet
+	exec  *executor
 
-	admin    chan adminCall
-	calls    map[uint64]adminCall // admin calls the node has yet to answer, by ID
-	callID   uint64
+	calls    *control.Loop // control-socket calls, to the loop and parked until answered
 	ctl      *control.Server
 	pidFile  string
 	stopping bool
@@ -121,7 +118,7 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	d := &Daemon{opts: opts, clock: opts.Clock, badAuth: map[string]time.Time{}, calls: map[uint64]adminCall{},
+	d := &Daemon{opts: opts, clock: opts.Clock, badAuth: map[string]time.Time{}, calls: control.NewLoop(),
 		reloadReq: make(chan string, 1), outdateResults: make(chan node.CommandDone, 8)}
 	local := strings.ToLower(opts.Node)
 	if local == "" {
@@ -135,29 +132,19 @@ func New(opts Options) (*Daemon, error) {
 	if set == nil {
 		return nil, fmt.Errorf("configuration invalid:\n%w", l.Err())
 	}
-	cfg, ak, hr := set.Cfg, set.Auth, set.Hares
+	cfg, hr := set.Cfg, set.Hares
 	d.boot, d.applied = set, set
 	// d.cfg is the running copy: reload changes it, boot stays as read.
 	running := *cfg
 	d.cfg, d.hares = &running, hr
-	keys, err := keyring(ak)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(opts.ConfDir, "authkeys"), err)
+	var err error
+	if d.keys, err = set.Keyring(); err != nil {
+		return nil, err
 	}
-	d.keys = keys
-	for _, n := range cfg.Nodes {
-		if n != local {
-			if d.peer != "" {
-				return nil, fmt.Errorf("%s: haresources mode supports two nodes; found more (%s)", cfg.File, strings.Join(cfg.Nodes, ", "))
-			}
-			d.peer = n
-		}
+	if d.peer, err = set.Peer(local); err != nil {
+		return nil, err
 	}
-	d.groups = map[string]haresources.Group{}
-	for _, g := range hr.Groups {
-		d.groups[g.Key] = g
-	}
-	lg, err := logging.New(logOptions(cfg, local, opts))
+	lg, err := logging.New(set.LogOptions(local, opts.Stderr, opts.SyslogPath))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
@@ -166,29 +153,6 @@ func New(opts Options) (*Daemon, error) {
 		d.log.Logf(logging.Warn, "%s", f.String())
 	}
 	return d, nil
-}
-
-func logOptions(cfg *config.Config, local string, opts Options) logging.Options {
-	return logging.Options{Facility: cfg.LogFacility, LogFile: cfg.LogFile, DebugFile: cfg.DebugFile,
-		Debug: cfg.Debug, Host: local, Stderr: opts.Stderr, SyslogPath: opts.SyslogPath}
-}
-
-func keyring(ak *config.Authkeys) (*wire.Keyring, error) {
-	var active wire.Key
-	var others []wire.Key
-	for idx, k := range ak.Keys {
-		m, err := wire.ParseMethod(k.Method)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", k.Line, err)
-		}
-		wk := wire.Key{Index: idx, Method: m, Secret: []byte(k.Secret)}
-		if idx == ak.Active {
-			active = wk
-		} else {
-			others = append(others, wk)
-		}
-	}
-	return wire.NewKeyring(active, others...)
 }
 
 // Run starts media and cores and runs until ctx is cancelled (graceful
@@ -222,46 +186,32 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Logf(logging.Warn, "Deprecated 'legacy' auto_failback option selected.")
 	}
 
-	links := make([]string, 0, len(d.cfg.Media))
-	for _, m := range d.cfg.Media {
-		links = append(links, mediumSpec(m).Name())
-	}
-	d.node, err = node.New(node.Config{
-		Membership: membership.Config{
-			Local: d.local, Nodes: d.cfg.Nodes, Links: links,
-			Keepalive: d.cfg.Keepalive, Deadtime: d.cfg.Deadtime, Warntime: d.cfg.Warntime,
-			Initdead: d.cfg.Initdead, MaxRexmitDelay: d.cfg.MaxRexmitDelay,
-			Generation: gen, UUID: uuid, HopFudge: d.cfg.HopFudge, Seed: d.clock.Now().UnixNano(),
-			PingNodes: len(d.cfg.PingNodes) + len(d.cfg.PingGroups), DeadCheck: deadCheck,
-		},
-		RM: rm.Config{
-			Local: d.local, Peer: d.peer, Groups: d.hares.Groups,
-			AutoFailback: d.cfg.AutoFailback, OnStopFailure: d.cfg.StopFailure, PID: os.Getpid(),
-		},
-		Haresources:     d.hares,
-		HaresourcesPath: filepath.Join(d.opts.ConfDir, "haresources"),
-	})
+	d.node, err = node.New(d.applied.NodeConfig(reload.Run{Local: d.local, Peer: d.peer, Links: d.applied.Links(),
+		Generation: gen, UUID: uuid, Seed: d.clock.Now().UnixNano(), PID: os.Getpid(),
+		ConfDir: d.opts.ConfDir, DeadCheck: deadCheck}))
 	if err != nil {
 		return err
 	}
 
-	d.runner = &script.Runner{
-		Dirs:    haresources.ScriptDirs(d.opts.ConfDir), // as `heartbeatd check`
-		Env:     scriptEnv(d),
-		Timeout: d.cfg.ScriptTimeout,
-		Log:     scriptLog{d.log},
-		Clock:   d.clock,
+	scripts := d.opts.Scripts
+	if scripts == nil {
+		scripts = &script.Runner{
+			Dirs:    haresources.ScriptDirs(d.opts.ConfDir), // as `heartbeatd check`
+			Env:     scriptEnv(d),
+			Timeout: d.cfg.ScriptTimeout,
+			Log:     scriptLog{d.log},
+			Clock:   d.clock,
+		}
 	}
-	d.exec = newGroupExec(d.runner, d.groups)
+	d.exec = &executor{scripts: scripts, clock: d.clock, done: make(chan node.ScriptDone, 16)}
 
 	d.recv = make(chan media.Packet, 1024)
 	if err := d.openMedia(); err != nil {
 		return err
 	}
-	defer d.closeMedia()
+	defer d.media.Close()
 
-	d.admin = make(chan adminCall)
-	srv, err := control.Listen(filepath.Join(d.opts.RunDir, control.SocketName), d.handleAdmin)
+	srv, err := control.Listen(filepath.Join(d.opts.RunDir, control.SocketName), d.calls.Handle)
 	if err != nil {
 		return err
 	}
@@ -283,31 +233,17 @@ func (d *Daemon) mediaConfig() media.Config {
 }
 
 func (d *Daemon) openMedia() error {
+	d.media = media.NewSet(d.mediaConfig())
 	for _, m := range d.cfg.Media {
-		spec := mediumSpec(m)
-		md, err := media.OpenConfig(spec, d.mediaConfig())
-		if err != nil {
+		if err := d.media.Open(reload.MediumSpec(m)); err != nil {
 			// A medium that cannot even be described is a config error;
 			// one whose interface is missing is a down link (Open handles
 			// that itself and retries).
-			d.closeMedia()
+			d.media.Close()
 			return fmt.Errorf("%s:%d: %s: %w", d.cfg.File, m.Line, m.Kind, err)
 		}
-		d.media = append(d.media, md)
 	}
 	return nil
-}
-
-func (d *Daemon) closeMedia() {
-	for _, m := range d.media {
-		m.Close()
-	}
-	d.media = nil
-}
-
-func mediumSpec(m config.Medium) media.Spec {
-	return media.Spec{Kind: m.Kind, Interface: m.Interface, Peer: m.Peer, Group: m.Group,
-		Port: m.Port, TTL: m.TTL, Loop: m.Loop, Device: m.Device, Baud: m.Baud}
 }
 
 // ErrReboot is returned by Run when the stop-failure policy demanded a reboot

@@ -3,15 +3,14 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"heartbeatd/internal/clock"
+	"heartbeatd/internal/control"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
 	"heartbeatd/internal/node"
@@ -88,7 +87,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 	d.notify("READY=1")
 	d.notifyStatus()
 	d.gap = rt.GapMeter{Window: time.Minute, Threshold: d.cfg.Warntime / 2}
-	d.step(node.Start{LoadAvg: loadAvg()})
+	d.step(node.Start{LoadAvg: rt.LoadAvg()})
 	lastLoad := d.clock.Now()
 	lastWatchdog := lastLoad
 	done := ctx.Done()
@@ -105,8 +104,10 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.lastTick = now
 			var la string
 			if now.Sub(lastLoad) >= 5*time.Second {
-				la, lastLoad = loadAvg(), now
-				d.raiseNewThreads()
+				la, lastLoad = rt.LoadAvg(), now
+				if err := d.realtime.RaiseNew(); err != nil {
+					d.log.Logf(logging.Warn, "realtime: raising new threads to SCHED_FIFO: %v", err)
+				}
 			}
 			d.step(node.Tick{LoadAvg: la})
 			if d.opts.Watchdog > 0 && now.Sub(lastWatchdog) >= d.opts.Watchdog && d.healthy() {
@@ -122,14 +123,8 @@ func (d *Daemon) loop(ctx context.Context) error {
 			}
 			ticked = true
 		case r := <-d.exec.done:
-			d.exec.finished(r.key)
-			if r.Op == opAnnounce {
-				d.step(node.AnnounceDone{Key: r.key})
-			} else {
-				d.step(node.FromRM(r.GroupDone))
-			}
-			d.exec.kick()
-		case call := <-d.admin:
+			d.step(r)
+		case call := <-d.calls.C:
 			d.adminCall(call)
 		case r := <-d.outdateResults:
 			d.step(r)
@@ -162,30 +157,15 @@ func (d *Daemon) resetAlarm(a clock.Alarm, after time.Duration) {
 }
 
 // startRealtime applies ha.cf realtime/rtprio to the daemon's threads (spec §7).
-// A refusal (no CAP_SYS_NICE / CAP_IPC_LOCK, RLIMIT_RTPRIO / RLIMIT_MEMLOCK
-// too low) is one WARN per cause; the daemon runs on, as Heartbeat does.
 func (d *Daemon) startRealtime() {
-	if !d.cfg.Realtime {
-		return
-	}
-	d.realtime = rt.Enable(d.cfg.RTPrio)
-	for _, w := range d.realtime.Warnings() {
+	var warns []string
+	var info string
+	d.realtime, warns, info = rt.Start(d.cfg.Realtime, d.cfg.RTPrio)
+	for _, w := range warns {
 		d.log.Logf(logging.Warn, "%s", w)
 	}
-	if d.realtime.Scheduled {
-		d.log.Logf(logging.Info, "realtime: all %d threads at SCHED_FIFO priority %d, memory locked: %v",
-			d.realtime.Threads, d.realtime.Priority, d.realtime.Locked)
-	}
-}
-
-// raiseNewThreads brings threads the Go runtime started since the last
-// call to the realtime priority (rt.Enable says why they start without it).
-func (d *Daemon) raiseNewThreads() {
-	if !d.realtime.Scheduled {
-		return
-	}
-	if _, err := rt.RaiseThreads(d.realtime.Priority); err != nil {
-		d.log.Logf(logging.Warn, "realtime: raising new threads to SCHED_FIFO: %v", err)
+	if info != "" {
+		d.log.Logf(logging.Info, "%s", info)
 	}
 }
 
@@ -213,7 +193,7 @@ func (d *Daemon) receive(p media.Packet) {
 		d.stats.badPackets++
 		if errors.Is(err, wire.ErrAuth) {
 			d.stats.authFailures++
-			src := srcOf(p.Data)
+			src := wire.SrcOf(err)
 			// One line per peer and second at most: a flood of forged
 			// packets must not flood the log.
 			if now := d.clock.Now(); now.Sub(d.badAuth[src]) >= time.Second {
@@ -234,25 +214,6 @@ func fromOf(p media.Packet) string {
 		return "-"
 	}
 	return p.From.String()
-}
-
-// srcOf extracts a printable src for the log from a packet that failed
-// authentication (it is attacker-controlled: bounded and sanitised).
-func srcOf(pkt []byte) string {
-	if pk, err := wire.Parse(pkt); err == nil {
-		if s := pk.Msg.Value("src"); s != "" {
-			if len(s) > 64 {
-				s = s[:64]
-			}
-			return strings.Map(func(r rune) rune {
-				if r < 0x20 || r > 0x7e {
-					return '?'
-				}
-				return r
-			}, s)
-		}
-	}
-	return "?"
 }
 
 // step feeds the node one event and carries out its actions, in order.
@@ -284,15 +245,19 @@ func (d *Daemon) doOne(a node.Action) {
 			}
 		}
 	case node.Log:
-		d.log.Log("heartbeat", logging.ParseLevel(a.Level), a.Text)
+		entity := a.Entity
+		if entity == "" {
+			entity = "heartbeat"
+		}
+		d.log.Log(entity, logging.ParseLevel(a.Level), a.Text)
 	case node.AdminReply:
-		d.replyAdmin(a)
+		d.calls.Answer(a.ID, control.Text(a.OK, 1, a.Text))
 	case node.OutdateReply:
 		d.replyOutdate(a)
 	case node.RunOutdate:
 		d.runOutdate(a)
-	case node.Announce:
-		d.exec.submitAnnounce(a.Key, a.Resource)
+	case node.RunScript:
+		d.exec.run(a.Run)
 	case node.Exiting:
 		d.exitAt = d.clock.Now().Add(shutdownLinger)
 	case node.StatusChanged:
@@ -306,10 +271,6 @@ func (d *Daemon) doOne(a node.Action) {
 // doRM carries out the resource manager's I/O actions.
 func (d *Daemon) doRM(a rm.Action) {
 	switch a := a.(type) {
-	case rm.StartGroup:
-		d.exec.submit(a.Key, "start", a.TakeoverFrom)
-	case rm.StopGroup:
-		d.exec.submit(a.Key, "stop", a.KeptBy)
 	case rm.Reboot:
 		d.reboot(a.Reason)
 	case rm.Fence:
@@ -325,25 +286,11 @@ func (d *Daemon) transmit(m *wire.Message) {
 		d.log.Logf(logging.Error, "cannot encode %s message: %v", m.Type(), err)
 		return
 	}
-	var classic []byte
-	for _, md := range d.media {
-		out := pkt
-		if l, ok := md.(*media.Link); ok && l.Spec().Kind == media.KindSerial {
-			// Serial lines carry the classic format (spec §1.2).
-			if classic == nil {
-				if classic, err = wire.EncodeClassic(m, d.keys.Active); err != nil {
-					d.log.Logf(logging.Error, "cannot encode %s message for serial: %v", m.Type(), err)
-					continue
-				}
-			}
-			out = classic
-		}
-		if err := md.Send(out); err != nil {
-			d.stats.sendErrors++
-			if !errors.Is(err, media.ErrLinkDown) {
-				d.log.Logf(logging.Debug, "send on %s: %v", md.Name(), err)
-			}
-		}
+	// Serial lines carry the classic format (spec §1.2).
+	failed, errs := d.media.Send(pkt, func() ([]byte, error) { return wire.EncodeClassic(m, d.keys.Active) })
+	d.stats.sendErrors += uint64(failed)
+	for _, err := range errs {
+		d.log.Logf(logging.Debug, "%s message: %v", m.Type(), err)
 	}
 }
 
@@ -377,21 +324,8 @@ func (d *Daemon) notifyStatus() {
 	if d.opts.Notify == nil || d.node == nil || !d.ready {
 		return
 	}
-	var parts []string
-	for _, n := range d.node.Membership().Nodes() {
-		parts = append(parts, n.Name+" "+n.Status)
-	}
-	st := fmt.Sprintf("STATUS=%s; resources: %s", strings.Join(parts, ", "), d.node.RM().RscStatus())
-	if st != d.lastStatus {
+	if st := "STATUS=" + d.node.StatusLine(); st != d.lastStatus {
 		d.lastStatus = st
 		d.notify(st)
 	}
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
 }

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"os/exec"
-	"strings"
 	"time"
 
 	"heartbeatd/internal/clock"
@@ -15,20 +14,10 @@ import (
 // the shell only carries the admin call to it and back, and runs drbdadm
 // when the peer asks us to outdate our disk.
 
-// outdateRequest hands drbd-peer-outdater's call to the node.
-func (d *Daemon) outdateRequest(c adminCall) {
-	env := c.req.Env
-	timeout, _ := time.ParseDuration(env["timeout"])
-	id := d.await(c)
-	d.step(node.OutdateRequest{ID: id, Resource: env["resource"], Peer: env["peer"], Timeout: timeout})
-}
-
 func (d *Daemon) replyOutdate(r node.OutdateReply) {
-	text := r.Text
-	if text != "" && !strings.HasSuffix(text, "\n") {
-		text += "\n"
-	}
-	d.answer(r.ID, control.Response{Stderr: text, Code: r.Code})
+	resp := control.Text(false, r.Code, r.Text)
+	resp.Code = r.Code // DRBD's fence-peer code, 0 included
+	d.calls.Answer(r.ID, resp)
 }
 
 // runOutdate runs `drbdadm outdate RES` for the peer, bounded in time, and

@@ -3,26 +3,14 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"time"
-
-	"github.com/fsnotify/fsnotify"
 
 	"heartbeatd/haresources"
-	"heartbeatd/internal/clock"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
 	"heartbeatd/internal/membership"
 	"heartbeatd/internal/reload"
 )
-
-// reloadDebounce: editors write a file in several steps (truncate, write,
-// rename, chmod); one reload after the burst, not one per step.
-const reloadDebounce = 500 * time.Millisecond
-
-// watchedFiles are the files whose change triggers a reload.
-var watchedFiles = map[string]bool{"ha.cf": true, "authkeys": true, "haresources": true}
 
 // RequestReload asks the main loop to re-read the configuration (SIGHUP).
 // Safe from any goroutine; requests made while one is pending merge.
@@ -33,51 +21,13 @@ func (d *Daemon) RequestReload(source string) {
 	}
 }
 
-// watchConfig watches the configuration DIRECTORY, not the files: editors
-// and config management replace a file by renaming a new one over it, which
-// a watch on the file itself would lose.
+// watchConfig reloads when the configuration files change.
 func (d *Daemon) watchConfig(ctx context.Context) {
-	w, err := fsnotify.NewWatcher()
+	err := reload.Watch(ctx, d.opts.ConfDir, d.clock, func() { d.RequestReload("configuration files changed") },
+		func(err error) { d.log.Logf(logging.Warn, "%v", err) })
 	if err != nil {
-		d.log.Logf(logging.Warn, "cannot watch %s for changes (%v): use heartbeatd reload or SIGHUP", d.opts.ConfDir, err)
-		return
+		d.log.Logf(logging.Warn, "%v: use heartbeatd reload or SIGHUP", err)
 	}
-	if err := w.Add(d.opts.ConfDir); err != nil {
-		w.Close()
-		d.log.Logf(logging.Warn, "cannot watch %s for changes (%v): use heartbeatd reload or SIGHUP", d.opts.ConfDir, err)
-		return
-	}
-	go func() {
-		defer w.Close()
-		var fire <-chan time.Time
-		var timer clock.Timer
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				if !watchedFiles[filepath.Base(ev.Name)] {
-					continue
-				}
-				if timer != nil {
-					timer.Stop()
-				}
-				timer = d.clock.NewTimer(reloadDebounce)
-				fire = timer.C()
-			case err, ok := <-w.Errors:
-				if !ok {
-					return
-				}
-				d.log.Logf(logging.Warn, "watching %s: %v", d.opts.ConfDir, err)
-			case <-fire:
-				fire = nil
-				d.RequestReload("configuration files changed")
-			}
-		}
-	}()
 }
 
 // reloadResult is what `heartbeatd reload` prints.
@@ -125,7 +75,7 @@ func (d *Daemon) reload(source string) reloadResult {
 		}
 	}
 	if ch.Logging {
-		if err := d.log.Reconfigure(logOptions(set.Cfg, d.local, d.opts)); err != nil {
+		if err := d.log.Reconfigure(set.LogOptions(d.local, d.opts.Stderr, d.opts.SyslogPath)); err != nil {
 			res.restart = append(res.restart, fmt.Sprintf("logging (%s): %v", set.Cfg.File, err))
 		} else {
 			d.cfg.LogFacility, d.cfg.LogFile, d.cfg.DebugFile = set.Cfg.LogFacility, set.Cfg.LogFile, set.Cfg.DebugFile
@@ -134,9 +84,9 @@ func (d *Daemon) reload(source string) reloadResult {
 		}
 	}
 	if ch.Authkeys {
-		keys, err := keyring(set.Auth)
+		keys, err := set.Keyring()
 		if err != nil {
-			res.restart = append(res.restart, fmt.Sprintf("authkeys (%s): %v", set.AuthFile, err))
+			res.restart = append(res.restart, fmt.Sprintf("authkeys: %v", err))
 		} else {
 			// Heartbeat: "Rereading authentication file." on SIGHUP.
 			d.log.Logf(logging.Info, "Rereading authentication file.")
@@ -158,12 +108,6 @@ func (d *Daemon) reload(source string) reloadResult {
 				res.restart = append(res.restart, "haresources group "+k+" changed while it runs or the peer holds it ("+groupPlace(set.Hares, d.hares, k)+")")
 			}
 		} else {
-			for k := range d.groups {
-				delete(d.groups, k)
-			}
-			for _, g := range set.Hares.Groups {
-				d.groups[g.Key] = g
-			}
 			d.hares = set.Hares
 			applied = append(applied, "haresources")
 			d.do(acts)
@@ -200,60 +144,20 @@ func groupPlace(nf, of *haresources.File, key string) string {
 // reloadMedia opens added media and closes removed ones; the membership
 // table follows with the new link list. Nothing changes on error.
 func (d *Daemon) reloadMedia(set *reload.Set) (string, error) {
-	var names []string
+	var labels []string
+	var specs []media.Spec
 	for _, m := range set.Cfg.Media {
-		names = append(names, mediumSpec(m).Name())
+		specs = append(specs, reload.MediumSpec(m))
+		labels = append(labels, fmt.Sprintf("%s:%d: %s", set.Cfg.File, m.Line, m.Kind))
 	}
-	keep := map[media.Spec]bool{}
-	for _, m := range set.Cfg.Media {
-		keep[mediumSpec(m)] = true
-	}
-	have := map[media.Spec]bool{}
-	for _, md := range d.media {
-		if l, ok := md.(*media.Link); ok {
-			have[l.Spec()] = true
+	summary, err := d.media.Replace(specs, labels, func() error {
+		if err := d.node.SetLinks(set.Links()); err != nil {
+			return fmt.Errorf("media (%s): %w", set.Cfg.File, err)
 		}
+		return nil
+	})
+	if err == nil {
+		d.cfg.Media = set.Cfg.Media
 	}
-	var opened []media.Medium
-	for _, m := range set.Cfg.Media {
-		spec := mediumSpec(m)
-		if have[spec] {
-			continue
-		}
-		md, err := media.OpenConfig(spec, d.mediaConfig())
-		if err != nil {
-			for _, o := range opened {
-				o.Close()
-			}
-			return "", fmt.Errorf("%s:%d: %s: %w", set.Cfg.File, m.Line, m.Kind, err)
-		}
-		opened = append(opened, md)
-	}
-	if err := d.node.SetLinks(names); err != nil {
-		for _, o := range opened {
-			o.Close()
-		}
-		return "", fmt.Errorf("media (%s): %w", set.Cfg.File, err)
-	}
-	kept := d.media[:0]
-	var closed []string
-	for _, md := range d.media {
-		l, ok := md.(*media.Link)
-		if ok && !keep[l.Spec()] {
-			md.Close()
-			closed = append(closed, md.Name())
-			continue
-		}
-		kept = append(kept, md)
-	}
-	d.media = append(kept, opened...)
-	d.cfg.Media = set.Cfg.Media
-	var parts []string
-	for _, o := range opened {
-		parts = append(parts, "+"+o.Name())
-	}
-	for _, c := range closed {
-		parts = append(parts, "-"+c)
-	}
-	return "media " + strings.Join(parts, " "), nil
+	return summary, err
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"time"
 
+	"heartbeatd/internal/grouprun"
 	"heartbeatd/internal/rm"
 )
 
@@ -43,7 +44,7 @@ func (n *Node) announceTick() {
 		}
 		for _, res := range addressResources(g) {
 			n.logf(rm.LevelInfo, "partition healed: announcing %s again (gratuitous ARP)", res.Raw)
-			n.emit(Announce{Key: g.Key, Resource: res})
+			n.submit(grouprun.Job{Kind: grouprun.Announce, Key: g.Key, Resource: res})
 		}
 	}
 }

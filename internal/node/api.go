@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/grouprun"
 	"heartbeatd/internal/membership"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/wire"
@@ -31,6 +32,9 @@ type Config struct {
 	Haresources *haresources.File
 	// HaresourcesPath names the file in the mismatch log line.
 	HaresourcesPath string
+	// Runs sets the policy of running groups (stop retries, their
+	// interval and budget); its Groups come from RM.Groups.
+	Runs grouprun.Config
 }
 
 // Event is one input to Step.
@@ -53,9 +57,20 @@ type Received struct {
 // (Set: all|local|foreign|failback) or cleanup (Set: a group key). Its
 // answer is an AdminReply with the same ID.
 type Admin struct {
-	ID       uint64
-	Cmd, Set string
+	ID  uint64
+	Cmd AdminCmd
+	Set string
 }
+
+// AdminCmd is an admin command the resource manager carries out.
+type AdminCmd string
+
+// The admin commands.
+const (
+	CmdStandby  AdminCmd = "standby"  // hb_standby
+	CmdTakeover AdminCmd = "takeover" // hb_takeover
+	CmdCleanup  AdminCmd = "cleanup"  // heartbeatd cleanup KEY
+)
 
 // OutdateRequest is drbd-peer-outdater on this node: ask the peer to
 // outdate its copy of Resource within Timeout. Its answer is an
@@ -75,8 +90,8 @@ type CommandDone struct {
 	Output           string
 }
 
-// AnnounceDone reports that an Announce ran (its outcome is in the log).
-type AnnounceDone struct{ Key string }
+// ScriptDone reports a RunScript: one script op's outcome.
+type ScriptDone struct{ grouprun.Result }
 
 // Shutdown starts the graceful stop: release every group, then shutdone.
 type Shutdown struct{}
@@ -87,7 +102,7 @@ func (Received) isEvent()       {}
 func (Admin) isEvent()          {}
 func (OutdateRequest) isEvent() {}
 func (CommandDone) isEvent()    {}
-func (AnnounceDone) isEvent()   {}
+func (ScriptDone) isEvent()     {}
 func (Shutdown) isEvent()       {}
 
 // rmEvent wraps the resource manager's events that the shell produces
@@ -106,22 +121,24 @@ type Action interface{ isAction() }
 // Transmit sends one message on every medium.
 type Transmit struct{ Msg *wire.Message }
 
-// Announce runs the start of an address resource of a group held here
-// again, for its gratuitous ARP burst. The shell runs it through the same
-// executor as the group's start and stop, so it never overlaps them, and
-// reports AnnounceDone.
-type Announce struct {
-	Key      string
-	Resource haresources.Resource
-}
+// RunScript runs one resource script op (`SCRIPT ARGS… start|stop|status`)
+// and reports ScriptDone with the same ID. What comes before and after it
+// (status before start, the release of a half-started group, stop retries,
+// which groups run at once) is the node's decision (grouprun).
+type RunScript struct{ grouprun.Run }
 
 // RunOutdate runs `drbdadm outdate Resource` here for the peer Origin and
 // reports CommandDone.
 type RunOutdate struct{ Origin, Resource string }
 
 // Log is a line for the heartbeat log at a Heartbeat level name (CRIT,
-// ERROR, WARN, info, debug).
-type Log struct{ Level, Text string }
+// ERROR, WARN, info, debug). Entity is the program tag Heartbeat gives the
+// line: empty for heartbeat's own, "ResourceManager" for the group runs'.
+type Log struct{ Entity, Level, Text string }
+
+// EntityResourceManager tags the group runs' lines as Heartbeat's
+// ResourceManager script's are.
+const EntityResourceManager = "ResourceManager"
 
 // AdminReply answers the Admin event with the same ID.
 type AdminReply struct {
@@ -146,7 +163,7 @@ type Exiting struct{}
 type StatusChanged struct{}
 
 func (Transmit) isAction()      {}
-func (Announce) isAction()      {}
+func (RunScript) isAction()     {}
 func (RunOutdate) isAction()    {}
 func (Log) isAction()           {}
 func (AdminReply) isAction()    {}
@@ -154,14 +171,14 @@ func (OutdateReply) isAction()  {}
 func (Exiting) isAction()       {}
 func (StatusChanged) isAction() {}
 
-// rmAction carries the resource manager's own I/O actions (StartGroup,
-// StopGroup, Fence, Reboot) out unchanged.
+// rmAction carries the resource manager's own I/O actions (Fence, Reboot)
+// out unchanged.
 type rmAction struct{ rm.Action }
 
 func (rmAction) isAction() {}
 
-// RM unwraps a resource-manager action passed through (StartGroup,
-// StopGroup, Fence, Reboot); ok is false for the node's own actions.
+// RM unwraps a resource-manager action passed through (Fence, Reboot); ok
+// is false for the node's own actions.
 func RM(a Action) (rm.Action, bool) {
 	r, ok := a.(rmAction)
 	if !ok {

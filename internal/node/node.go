@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/grouprun"
 	"heartbeatd/internal/membership"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/wire"
@@ -17,6 +18,7 @@ type Node struct {
 	local, peer string
 	mem         *membership.Table
 	rm          *rm.Manager
+	runs        *grouprun.Runs
 
 	now time.Time
 	out []Action
@@ -39,7 +41,7 @@ type Node struct {
 
 type pendingAdmin struct {
 	id  uint64
-	cmd string
+	cmd AdminCmd
 }
 
 // rmTypes are the message types the resource manager consumes.
@@ -54,7 +56,9 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, mem: mem, rm: rm.New(cfg.RM),
+	rc := cfg.Runs
+	rc.Groups = cfg.RM.Groups
+	n := &Node{cfg: cfg, mem: mem, rm: rm.New(cfg.RM), runs: grouprun.New(rc),
 		local: strings.ToLower(cfg.RM.Local), peer: strings.ToLower(cfg.RM.Peer)}
 	n.outdate.waits = map[string]*outdateWait{}
 	n.digest.ours = digestOf(cfg.Haresources)
@@ -74,6 +78,7 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 		n.drain() // a death found by this tick reaches rm before its own tick
 		n.stepRM(rm.Tick{})
 		n.outdateTick()
+		n.onRuns(n.runs.Tick(n.now))
 	case Received:
 		n.stepMem(membership.Received{Msg: e.Msg, Link: e.Link})
 	case Admin:
@@ -82,7 +87,8 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 		n.onOutdateRequest(e)
 	case CommandDone:
 		n.onCommandDone(e)
-	case AnnounceDone:
+	case ScriptDone:
+		n.onRuns(n.runs.Done(n.now, e.Result))
 	case Shutdown:
 		if !n.stopping {
 			n.stopping = true
@@ -234,8 +240,34 @@ func (n *Node) onRM(a rm.Action) {
 	case rm.ShutdownReady:
 		n.stepMem(membership.Shutdown{})
 		n.emit(Exiting{})
-	default: // StartGroup, StopGroup, Fence, Reboot: I/O for the shell
+	case rm.StartGroup:
+		n.submit(grouprun.Job{Kind: grouprun.Start, Key: a.Key, Peer: a.TakeoverFrom})
+	case rm.StopGroup:
+		n.submit(grouprun.Job{Kind: grouprun.Stop, Key: a.Key, Peer: a.KeptBy})
+	default: // Fence, Reboot: I/O for the shell
 		n.emit(rmAction{a})
+	}
+}
+
+func (n *Node) submit(j grouprun.Job) { n.onRuns(n.runs.Submit(n.now, j)) }
+
+// onRuns carries the group runs' actions out: script ops go to the shell,
+// the end of a start or stop goes to the resource manager through the
+// queue (it may be handling the event that submitted the job).
+func (n *Node) onRuns(acts []grouprun.Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case grouprun.Run:
+			n.emit(RunScript{a})
+		case grouprun.Log:
+			n.emit(Log{Entity: EntityResourceManager, Level: a.Level, Text: a.Text})
+		case grouprun.Finished:
+			if a.Job.Kind == grouprun.Announce {
+				continue // the outcome is in the log
+			}
+			n.queue = append(n.queue, rm.GroupDone{Key: a.Job.Key, Op: a.Job.Kind.String(),
+				OK: a.OK, Fatal: a.Fatal, Resource: a.Resource})
+		}
 	}
 }
 
@@ -273,19 +305,19 @@ func commUp(peer, st string) rm.CommUp {
 // ---- admin commands ----
 
 func (n *Node) onAdmin(e Admin) {
-	if n.stopping && e.Cmd != "cleanup" {
+	if n.stopping && e.Cmd != CmdCleanup {
 		n.emit(AdminReply{ID: e.ID, Text: "heartbeatd is shutting down"})
 		return
 	}
 	n.admins = append(n.admins, pendingAdmin{id: e.ID, cmd: e.Cmd})
-	n.stepRM(rm.Admin{Cmd: e.Cmd, Set: e.Set})
+	n.stepRM(rm.Admin{Cmd: string(e.Cmd), Set: e.Set})
 }
 
 // reply answers the oldest admin command of rm's reply's kind: rm answers
 // each command once, in order.
 func (n *Node) reply(r rm.Reply) {
 	for i, p := range n.admins {
-		if p.cmd == r.Cmd {
+		if string(p.cmd) == r.Cmd {
 			n.admins = append(n.admins[:i], n.admins[i+1:]...)
 			n.emit(AdminReply{ID: p.id, OK: r.OK, Text: r.Text})
 			return
@@ -307,6 +339,7 @@ func (n *Node) NextWake() time.Time {
 		}
 	}
 	earlier(n.announce.at)
+	earlier(n.runs.NextWake())
 	for _, o := range n.outdate.waits {
 		earlier(o.deadline)
 	}
@@ -319,6 +352,16 @@ func (n *Node) Idle() bool { return n.rm.Idle() }
 // Membership and RM give the shell read access (cl_status, reload).
 func (n *Node) Membership() *membership.Table { return n.mem }
 func (n *Node) RM() *rm.Manager               { return n.rm }
+
+// StatusLine is the node's state in one line, for systemd's STATUS=: each
+// node's status, then the resource status.
+func (n *Node) StatusLine() string {
+	var parts []string
+	for _, ni := range n.mem.Nodes() {
+		parts = append(parts, ni.Name+" "+ni.Status)
+	}
+	return strings.Join(parts, ", ") + "; resources: " + n.rm.RscStatus()
+}
 
 // NodeStatus is membership's status of a node ("" if unknown).
 func (n *Node) NodeStatus(name string) string {

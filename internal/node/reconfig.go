@@ -38,6 +38,7 @@ func (n *Node) ReplaceGroups(now time.Time, f *haresources.File) (blocked []stri
 	}
 	n.cfg.Haresources = f
 	n.cfg.RM.Groups = f.Groups
+	n.runs.Reconfigure(f.Groups)
 	n.digest.ours = digestOf(f)
 	n.sendDigest(true)
 	n.drain()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/grouprun"
 	"heartbeatd/internal/membership"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/wire"
@@ -37,10 +38,9 @@ const (
 )
 
 type op struct {
-	key, op  string
-	announce bool
-	done     time.Time
-	ok       bool
+	run  grouprun.Run
+	done time.Time
+	ok   bool
 }
 
 type simNode struct {
@@ -222,8 +222,8 @@ func (w *world) apply(i int, a Action) {
 		}
 	case Log:
 		sn.logs = append(sn.logs, fmt.Sprintf("%8.3f %s: %s", w.now.Sub(t0).Seconds(), a.Level, a.Text))
-	case Announce:
-		sn.ops = append(sn.ops, op{key: a.Key, announce: true, done: w.now.Add(w.opTime())})
+	case RunScript:
+		w.runScript(i, a.Run)
 	case Exiting:
 		sn.exiting = true
 	case RunOutdate:
@@ -242,21 +242,33 @@ func (w *world) apply(i int, a Action) {
 			return
 		}
 		switch r := r.(type) {
-		case rm.StartGroup:
-			w.checkStart(i, r)
-			sn.actual[r.Key] = starting
-			sn.ops = append(sn.ops, op{key: r.Key, op: "start", done: w.now.Add(w.opTime()), ok: !w.opFail(i, r.Key, "start")})
-			w.tracef("%s start %s %s", sn.name, r.Key, r.TakeoverFrom)
-		case rm.StopGroup:
-			if sn.actual[r.Key] != down {
-				sn.actual[r.Key] = stopping
-			}
-			sn.ops = append(sn.ops, op{key: r.Key, op: "stop", done: w.now.Add(w.opTime()), ok: !w.opFail(i, r.Key, "stop")})
-			w.tracef("%s stop %s", sn.name, r.Key)
 		case rm.Fence:
 			w.step(i, FromRM(rm.FenceDone{Node: r.Node}))
 		}
 	}
+}
+
+// runScript begins one script op on node i's machine. A status takes a
+// few milliseconds; a start or stop up to opTime.
+func (w *world) runScript(i int, r grouprun.Run) {
+	sn := w.nodes[i]
+	o := op{run: r, ok: true, done: w.now.Add(time.Duration(1+w.rng.Intn(20)) * time.Millisecond)}
+	switch {
+	case r.Kind == grouprun.Announce:
+		o.done = w.now.Add(w.opTime())
+	case r.Op == grouprun.OpStart:
+		w.checkStart(i, r.Key)
+		sn.actual[r.Key] = starting
+		o.done, o.ok = w.now.Add(w.opTime()), !w.opFail(i, r.Key, "start")
+		w.tracef("%s start %s %s", sn.name, r.Key, r.TakeoverFrom)
+	case r.Op == grouprun.OpStop:
+		if sn.actual[r.Key] != down {
+			sn.actual[r.Key] = stopping
+		}
+		o.done, o.ok = w.now.Add(w.opTime()), !w.opFail(i, r.Key, "stop")
+		w.tracef("%s stop %s", sn.name, r.Key)
+	}
+	sn.ops = append(sn.ops, o)
 }
 
 // checkStart is the safety invariant: a node never starts a group that
@@ -265,15 +277,15 @@ func (w *world) apply(i int, a Action) {
 // know of each other (three deadtimes). A takeover from a crashed, hung or
 // partitioned daemon is not a violation: without fencing Heartbeat R1
 // cannot tell those apart from a dead node.
-func (w *world) checkStart(i int, a rm.StartGroup) {
+func (w *world) checkStart(i int, key string) {
 	o := 1 - i
 	other := w.nodes[o]
 	settled := 3 * simDeadtime
-	if other.actual[a.Key] == down || !w.alive(o) || w.now.Sub(other.since) < settled ||
+	if other.actual[key] == down || !w.alive(o) || w.now.Sub(other.since) < settled ||
 		w.connSince.IsZero() || w.now.Sub(w.connSince) < settled {
 		return
 	}
-	w.violate("%s starts %s while it runs on %s (connected for %v)", w.nodes[i].name, a.Key, other.name, w.now.Sub(w.connSince))
+	w.violate("%s starts %s while it runs on %s (connected for %v)", w.nodes[i].name, key, other.name, w.now.Sub(w.connSince))
 }
 
 func (w *world) violate(format string, args ...any) {
@@ -390,21 +402,24 @@ func (w *world) process() {
 
 func (w *world) finish(i int, o op) {
 	sn := w.nodes[i]
-	if o.announce {
-		w.step(i, AnnounceDone{Key: o.key})
-		return
-	}
+	r := o.run
+	res := grouprun.Result{ID: r.ID}
 	switch {
-	case o.op == "start" && o.ok:
-		sn.actual[o.key] = up
-	case o.op == "start":
-		sn.actual[o.key] = down // the executor released it again
+	case r.Kind == grouprun.Announce:
+	case r.Op == grouprun.OpStatus:
+		res.Running = sn.actual[r.Key] == up
+	case r.Op == grouprun.OpStart && o.ok:
+		sn.actual[r.Key] = up
+	case r.Op == grouprun.OpStart:
+		sn.actual[r.Key] = down // it failed before doing anything
+		res.Exit = 1
 	case o.ok:
-		sn.actual[o.key] = down
+		sn.actual[r.Key] = down
 	default:
-		sn.actual[o.key] = up // stop failed, status still says running
+		sn.actual[r.Key] = up // stop failed, status still says running
+		res.Exit = 1
 	}
-	w.step(i, FromRM(rm.GroupDone{Key: o.key, Op: o.op, OK: o.ok, Fatal: o.op == "stop" && !o.ok}))
+	w.step(i, ScriptDone{res})
 }
 
 // owners lists, per group, the machines it runs on.

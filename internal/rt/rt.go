@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -162,4 +163,40 @@ func Policy(tid int) (policy, prio int, err error) {
 		return 0, 0, err
 	}
 	return int(a.Policy), int(a.Priority), nil
+}
+
+// Start applies ha.cf's realtime/rtprio when enabled, and returns the
+// lines to log: a refusal (no CAP_SYS_NICE / CAP_IPC_LOCK, RLIMIT_RTPRIO /
+// RLIMIT_MEMLOCK too low) is one warning per cause, and the daemon runs
+// on, as Heartbeat does.
+func Start(enabled bool, prio int) (r Result, warnings []string, info string) {
+	if !enabled {
+		return Result{}, nil, ""
+	}
+	r = Enable(prio)
+	if r.Scheduled {
+		info = fmt.Sprintf("realtime: all %d threads at SCHED_FIFO priority %d, memory locked: %v", r.Threads, r.Priority, r.Locked)
+	}
+	return r, r.Warnings(), info
+}
+
+// RaiseNew brings threads the Go runtime started since the last call to
+// r's priority (Enable says why they start without it); nothing when r
+// did not schedule the process.
+func (r Result) RaiseNew() error {
+	if !r.Scheduled {
+		return nil
+	}
+	_, err := RaiseThreads(r.Priority)
+	return err
+}
+
+// LoadAvg is /proc/loadavg's line, for the status messages' ld field; ""
+// when unreadable.
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -3,6 +3,8 @@ package script
 import (
 	"strconv"
 	"strings"
+
+	"heartbeatd/internal/agent"
 )
 
 // baseEnv is what every script gets before Runner.Env is applied. Heartbeat's
@@ -35,7 +37,8 @@ type Environment struct {
 	// CurHost is the local node name (HA_CURHOST).
 	CurHost string
 	// LogFile and DebugLog are ha.cf's logfile and debugfile; the scripts'
-	// ha_log appends to them. Heartbeat exports them even when empty.
+	// ha_log appends to them. Left unset when empty, so that ha_log does
+	// not try to append to "".
 	LogFile  string
 	DebugLog string
 	// LogFacility is ha.cf's logfacility name ("daemon", "local0"); empty
@@ -45,6 +48,15 @@ type Environment struct {
 	UseLogd bool
 	// Debug is the debug level (HA_debug); ha_debug is silent at 0.
 	Debug int
+	// NiceFailback sets HA_NICEFAILBACK=yes (auto_failback on or off, not
+	// legacy), as Heartbeat does for the stock scripts.
+	NiceFailback bool
+	// Heartbeatd is this binary's path (HEARTBEATD): the resource.d
+	// wrappers of heartbeatd's own agents exec it.
+	Heartbeatd string
+	// DaemonPID is the daemon's pid (agent.EnvDaemonPID): a background
+	// job an agent leaves behind stops once its daemon is gone.
+	DaemonPID int
 	// Vars are ha.cf `env NAME=value` directives, exported as HA_NAME.
 	Vars []EnvVar
 }
@@ -58,12 +70,22 @@ type EnvVar struct {
 // List returns the variables as NAME=value strings, base variables first.
 func (e Environment) List() []string {
 	out := append([]string(nil), baseEnv[1:]...) // PATH stays the Runner's default
-	out = append(out,
-		"HA_CURHOST="+e.CurHost,
-		"HA_LOGFILE="+e.LogFile,
-		"HA_DEBUGLOG="+e.DebugLog,
-		"HA_debug="+strconv.Itoa(e.Debug),
-	)
+	out = append(out, "HA_CURHOST="+e.CurHost, "HA_debug="+strconv.Itoa(e.Debug))
+	if e.LogFile != "" {
+		out = append(out, "HA_LOGFILE="+e.LogFile)
+	}
+	if e.DebugLog != "" {
+		out = append(out, "HA_DEBUGLOG="+e.DebugLog)
+	}
+	if e.NiceFailback {
+		out = append(out, "HA_NICEFAILBACK=yes")
+	}
+	if e.Heartbeatd != "" {
+		out = append(out, "HEARTBEATD="+e.Heartbeatd)
+	}
+	if e.DaemonPID != 0 {
+		out = append(out, agent.EnvDaemonPID+"="+strconv.Itoa(e.DaemonPID))
+	}
 	if e.LogFacility != "" {
 		out = append(out, "HA_LOGFACILITY="+e.LogFacility)
 	}

@@ -7,10 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"heartbeatd/haresources"
-	"heartbeatd/internal/clock"
 )
 
 // logRecord is one Logger call.
@@ -143,53 +139,6 @@ func (tb *testbed) setState(name, suffix, content string) {
 func (tb *testbed) isUp(name string) bool {
 	_, err := os.Stat(filepath.Join(tb.state, name+".up"))
 	return err == nil
-}
-
-// group builds a haresources group from tokens like "a" or "b::x::y".
-func group(node string, tokens ...string) haresources.Group {
-	g := haresources.Group{Node: node, Key: tokens[0], File: "haresources", Line: 1}
-	for _, tok := range tokens {
-		parts := strings.Split(tok, "::")
-		g.Resources = append(g.Resources, haresources.Resource{Script: parts[0], Args: parts[1:], Raw: tok})
-	}
-	return g
-}
-
-// steppedClock is a fake clock that reports every wait, so a test can
-// advance it exactly when the code under test is waiting: no sleeps.
-type steppedClock struct {
-	*clock.Fake
-	waits chan time.Duration
-}
-
-func newSteppedClock() *steppedClock {
-	return &steppedClock{Fake: clock.NewFake(time.Unix(1_000_000, 0)), waits: make(chan time.Duration)}
-}
-
-func (c *steppedClock) After(d time.Duration) <-chan time.Time {
-	ch := c.Fake.After(d)
-	c.waits <- d
-	return ch
-}
-
-// drive runs op, advancing the clock through every wait it makes, and
-// returns the waits in order and op's error.
-func (c *steppedClock) drive(t *testing.T, op func() error) ([]time.Duration, error) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- op() }()
-	var waits []time.Duration
-	for {
-		select {
-		case d := <-c.waits:
-			waits = append(waits, d)
-			c.Advance(d)
-		case err := <-done:
-			return waits, err
-		case <-time.After(30 * time.Second):
-			t.Fatal("operation hung")
-		}
-	}
 }
 
 func fmtLines(lines []string) string {

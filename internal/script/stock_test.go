@@ -80,23 +80,22 @@ func TestStockIPaddrInNetns(t *testing.T) {
 	log := &recLogger{}
 	r := &Runner{Env: env.List(), Timeout: time.Minute, Log: log}
 	ip := haresources.Resource{Script: "IPaddr", Args: []string{"10.11.55.50/8/hbtest0"}, Raw: "10.11.55.50/8/hbtest0"}
-	g := haresources.Group{Node: "pa1", Key: ip.Raw, Resources: []haresources.Resource{ip}}
 	ctx := context.Background()
 
-	if running, err := r.IsRunning(ctx, ip); err != nil || running {
-		t.Fatalf("status before start: running=%v err=%v", running, err)
+	if out := r.RunOp(ctx, ip, "status", nil); out.Err != nil || out.Running {
+		t.Fatalf("status before start: %+v", out)
 	}
-	if err := r.StartGroup(ctx, g); err != nil {
-		t.Fatalf("StartGroup: %v\nlog:\n%s", err, fmtLines(recStrings(log)))
+	if out := r.RunOp(ctx, ip, "start", nil); out.Failed() {
+		t.Fatalf("start: %+v\nlog:\n%s", out, fmtLines(recStrings(log)))
 	}
 	if a := addrs(); !strings.Contains(a, "10.11.55.50/8") {
 		t.Errorf("address not added: %s", a)
 	}
-	if running, err := r.IsRunning(ctx, ip); err != nil || !running {
-		t.Errorf("status after start: running=%v err=%v", running, err)
+	if out := r.RunOp(ctx, ip, "status", nil); out.Err != nil || !out.Running {
+		t.Errorf("status after start: %+v", out)
 	}
-	if err := r.StopGroup(ctx, g); err != nil {
-		t.Fatalf("StopGroup: %v\nlog:\n%s", err, fmtLines(recStrings(log)))
+	if out := r.RunOp(ctx, ip, "stop", nil); out.Failed() {
+		t.Fatalf("stop: %+v\nlog:\n%s", out, fmtLines(recStrings(log)))
 	}
 	if a := addrs(); strings.Contains(a, "10.11.55.50") {
 		t.Errorf("address not removed: %s", a)

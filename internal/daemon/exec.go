@@ -1,0 +1,61 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"heartbeatd/haresources"
+	"heartbeatd/internal/agent"
+	"heartbeatd/internal/clock"
+	"heartbeatd/internal/grouprun"
+	"heartbeatd/internal/node"
+	"heartbeatd/internal/script"
+)
+
+// Scripts runs one resource script op; script.Runner is the real one.
+// Tests of the shell put a fake here, so they fork no scripts.
+type Scripts interface {
+	RunOp(ctx context.Context, res haresources.Resource, op string, env []string) script.Result
+}
+
+// executor carries out the node's RunScript actions, each on a goroutine of
+// its own, and reports them on done. It decides nothing: what runs when,
+// in which order and after which failure is the node's (grouprun).
+type executor struct {
+	scripts Scripts
+	clock   clock.Clock
+	done    chan node.ScriptDone
+}
+
+// announceTimeout bounds a re-announcement's start: it only sends
+// gratuitous ARP, and nothing waits for it but the group's next op.
+const announceTimeout = time.Minute
+
+func (e *executor) run(r grouprun.Run) {
+	env := runEnv(r)
+	go func() {
+		ctx := context.Background()
+		if r.Kind == grouprun.Announce {
+			var cancel context.CancelFunc
+			ctx, cancel = clock.WithTimeout(ctx, e.clock, announceTimeout)
+			defer cancel()
+		}
+		out := e.scripts.RunOp(ctx, r.Resource, string(r.Op), env)
+		e.done <- node.ScriptDone{Result: grouprun.Result{ID: r.ID, Exit: out.ExitCode, Running: out.Running,
+			Missing: script.IsMissing(out.Err), Incomplete: out.Err != nil}}
+	}()
+}
+
+// runEnv is what the node says about this run in the scripts' environment:
+// whom a start takes over from (IPaddr then takes the address without the
+// duplicate-address probe) and whom a stop hands over to.
+func runEnv(r grouprun.Run) []string {
+	var env []string
+	if r.TakeoverFrom != "" {
+		env = append(env, agent.EnvTakeoverFrom+"="+r.TakeoverFrom)
+	}
+	if r.ReleaseTo != "" {
+		env = append(env, agent.EnvReleaseTo+"="+r.ReleaseTo)
+	}
+	return env
+}

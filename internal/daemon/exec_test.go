@@ -1,0 +1,76 @@
+package daemon
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"heartbeatd/haresources"
+	"heartbeatd/internal/grouprun"
+	"heartbeatd/internal/node"
+	"heartbeatd/internal/script"
+)
+
+// fakeScripts stands in for script.Runner: it keeps which resources run
+// and journals every op with the environment the executor gave it.
+type fakeScripts struct {
+	mu      sync.Mutex
+	up      map[string]bool
+	journal []string
+}
+
+func (f *fakeScripts) RunOp(_ context.Context, res haresources.Resource, op string, env []string) script.Result {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.up == nil {
+		f.up = map[string]bool{}
+	}
+	f.journal = append(f.journal, strings.TrimSpace(op+" "+res.Raw+" "+strings.Join(env, " ")))
+	switch op {
+	case "start":
+		f.up[res.Raw] = true
+	case "stop":
+		f.up[res.Raw] = false
+	}
+	return script.Result{ExitCode: 0, Running: f.up[res.Raw]}
+}
+
+func (f *fakeScripts) ops() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.journal...)
+}
+
+// The executor passes the node's peer names to the scripts (only for the
+// run the node named them for) and reports each run with its ID.
+func TestExecutorPassesPeersAndReportsResults(t *testing.T) {
+	fs := &fakeScripts{}
+	e := &executor{scripts: fs, done: make(chan node.ScriptDone, 4)}
+	res := haresources.Resource{Script: "IPaddr", Args: []string{"10.0.0.1"}, Raw: "10.0.0.1"}
+	e.run(grouprun.Run{ID: 7, Kind: grouprun.Start, Resource: res, Op: grouprun.OpStart, TakeoverFrom: "n2"})
+	if d := <-e.done; d.ID != 7 || d.Exit != 0 || !d.Running || d.Missing || d.Incomplete {
+		t.Errorf("start reported %+v", d)
+	}
+	e.run(grouprun.Run{ID: 8, Kind: grouprun.Stop, Resource: res, Op: grouprun.OpStop, ReleaseTo: "n2"})
+	<-e.done
+	e.run(grouprun.Run{ID: 9, Kind: grouprun.Start, Resource: res, Op: grouprun.OpStatus})
+	if d := <-e.done; d.ID != 9 || d.Running {
+		t.Errorf("status reported %+v", d)
+	}
+	want := []string{"start 10.0.0.1 HA_TAKEOVER_FROM=n2", "stop 10.0.0.1 HA_RELEASE_TO=n2", "status 10.0.0.1"}
+	if got := fs.ops(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("ops %q, want %q", got, want)
+	}
+}
+
+// A script that cannot be found or run is reported as such, so the node
+// can tell "missing" (a typo: stopped) from "did not finish" (unknown).
+func TestExecutorReportsMissingAndIncomplete(t *testing.T) {
+	r := &script.Runner{Dirs: []string{t.TempDir()}}
+	e := &executor{scripts: r, done: make(chan node.ScriptDone, 1)}
+	e.run(grouprun.Run{ID: 1, Resource: haresources.Resource{Script: "nosuch", Raw: "nosuch"}, Op: grouprun.OpStop})
+	if d := <-e.done; !d.Missing || !d.Incomplete || d.Exit != -1 {
+		t.Errorf("missing script reported %+v", d)
+	}
+}
