@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"heartbeatd/internal/fence"
 )
 
 // confdir copies files (name -> source path) into a temp dir; authkeys gets
@@ -117,5 +121,153 @@ func TestCheckJSON(t *testing.T) {
 		if f.Severity != "warning" || f.File == "" {
 			t.Errorf("finding %+v", f)
 		}
+	}
+}
+
+// checkWith runs check as node1 on seed 002 with extra lines appended to
+// ha.cf and haresources replaced when hr is not "".
+func checkWith(t *testing.T, extra, hr string, asJSON bool) (string, int) {
+	t.Helper()
+	dir := confdir(t, map[string]string{"ha.cf": "testdata/seed002/ha.cf", "authkeys": "testdata/seed002/authkeys", "haresources": "testdata/seed002/haresources"})
+	f, err := os.OpenFile(filepath.Join(dir, "ha.cf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(extra)
+	f.Close()
+	if hr != "" {
+		os.WriteFile(filepath.Join(dir, "haresources"), []byte(hr), 0o644)
+	}
+	var out bytes.Buffer
+	code := check(&out, dir, "node1", asJSON)
+	return out.String(), code
+}
+
+// A line heartbeatd accepts but does not act on is never hidden behind a
+// plain "configuration OK": it gets a warning naming it, and the verdict
+// says how many there are. seed 002's ha.cf has 9 lines.
+func TestCheckNotActedOn(t *testing.T) {
+	out, code := checkWith(t, "ping 10.0.0.254\nrespawn hacluster /usr/lib/heartbeat/ipfail\n", "", false)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"/ha.cf:10: warning: ping: accepted but not acted on by this version",
+		"/ha.cf:11: warning: respawn: accepted but not acted on by this version",
+		"configuration OK for node node1, but 2 line(s) are accepted and not acted on by this version",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "configuration OK for node node1\n") {
+		t.Errorf("plain OK line despite ignored directives:\n%s", out)
+	}
+	out, _ = checkWith(t, "ping_group gw 10.0.0.1\n", "", true)
+	var v struct {
+		OK         bool `json:"ok"`
+		NotActedOn int  `json:"not_acted_on"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || !v.OK || v.NotActedOn != 1 {
+		t.Errorf("JSON: %+v, %v\n%s", v, err, out)
+	}
+}
+
+// drbddisk resources with neither fencing nor dopd draw Heartbeat's own
+// warning; dopd counts only with its apiauth line, as Heartbeat needs it.
+func TestCheckDRBDProtection(t *testing.T) {
+	const unprotected = "/haresources:1: warning: shared disks are not protected: drbddisk::iscsi.config, drbddisk::iscsi.target.0 are DRBD disks"
+	const noAPIAuth = "/ha.cf:10: warning: dopd is respawned but there is no 'apiauth dopd' line"
+	dopd := "respawn hacluster /usr/lib/heartbeat/dopd\n"
+	cases := []struct {
+		name, extra, hr string
+		want, notWant   []string
+	}{
+		{"seed 002", "", "", []string{unprotected}, nil},
+		{"dopd", dopd + "apiauth dopd gid=haclient uid=hacluster\n", "", nil, []string{unprotected, noAPIAuth, "respawn: accepted but not acted on"}},
+		{"dopd without apiauth", dopd, "", []string{noAPIAuth, unprotected}, nil},
+		{"no drbddisk", "", "node1 10.0.0.5\n", nil, []string{"shared disks"}},
+		{"fence device for the other node only", "stonith_host node2 null node1\n", "", []string{unprotected}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, _ := checkWith(t, c.extra, c.hr, false)
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range c.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("output has %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// check asks the real plugins and agents what they take: the parameter
+// count of a stonith_host line, the keys of a fence_agent line. Lines of
+// the other node are left to that node's check.
+func TestCheckFenceDevices(t *testing.T) {
+	if _, err := os.Stat(fence.DefaultStonith); err != nil {
+		t.Skipf("cluster-glue is not installed (tests/install-deps.sh): %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(fence.DefaultAgentDir, "fence_dummy")); err != nil {
+		t.Skipf("fence-agents is not installed (tests/install-deps.sh): %v", err)
+	}
+	out, code := checkWith(t, "stonith_host node1 apcmaster 10.0.0.3 apc\n"+ // 10
+		"stonith_host node2 apcmaster 10.0.0.4\n"+ // 11: node2's
+		"fence_agent * dummy status_file=/tmp/hbd-status bogus=1\n"+ // 12
+		"stonith_host * hbdnosuchplugin x\n", // 13
+		"", false)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"/ha.cf:10: error: stonith_host: plugin apcmaster takes 3 parameters, in this order: ipaddr login password; the line gives 2",
+		"/ha.cf:12: error: fence_agent: fence_dummy has no parameter bogus",
+		"/ha.cf:13: error: stonith_host: stonith plugin hbdnosuchplugin is not installed",
+		"/ha.cf:10: warning: stonith_host: accepted but not acted on by this version",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "/ha.cf:11: error") || strings.Contains(out, "shared disks are not protected") {
+		t.Errorf("node2's line checked, or devices not seen:\n%s", out)
+	}
+	out, code = checkWith(t, "stonith_host node1 apcmaster 10.0.0.3 apc s3cret\nfence_agent node1 dummy status_file=/tmp/hbd-status\n", "", false)
+	if code != 0 || strings.Contains(out, ": error:") || strings.Contains(out, "s3cret") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// A plugin that hangs makes check slow for at most the probe timeout.
+func TestCheckDoesNotHang(t *testing.T) {
+	if _, err := os.Stat(fence.DefaultStonith); err != nil {
+		t.Skipf("cluster-glue is not installed (tests/install-deps.sh): %v", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("installing a stonith plugin needs root")
+	}
+	name := fmt.Sprintf("hbdhang-%d", os.Getpid())
+	path := filepath.Join(fence.DefaultPluginDir, "external", name)
+	if err := os.WriteFile(path, []byte("#!/bin/sh\nsleep 1000\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+	os.Chmod(path, 0o755)
+	saved := fenceRunner.Timeout
+	fenceRunner.Timeout = time.Second
+	t.Cleanup(func() { fenceRunner.Timeout = saved })
+
+	start := time.Now()
+	out, _ := checkWith(t, "stonith_host * external/"+name+" x\n", "", false)
+	if took := time.Since(start); took > 6*time.Second {
+		t.Errorf("check took %v", took)
+	}
+	if want := "/ha.cf:10: warning: stonith_host: could not ask external/" + name + " for its parameters: stonith -t external/" + name + " -n: timed out"; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }

@@ -4,19 +4,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"heartbeatd/internal/control"
 	"heartbeatd/internal/daemon"
+	"heartbeatd/internal/sdnotify"
 )
 
 func daemonMain(args []string) int {
@@ -27,6 +26,7 @@ func daemonMain(args []string) int {
 	statedir := fs.String("statedir", "/var/lib/heartbeat", "state directory (hb_generation, hb_uuid)")
 	node := fs.String("node", "", "local node name (default: nodeinfo, else uname -n)")
 	rebootCmd := fs.String("reboot-command", "", "command run instead of rebooting the kernel when a resource cannot be stopped (stop_failure reboot)")
+	forceAfter := fs.Duration("reboot-force-after", 20*time.Second, "force the kernel's reboot this long after the reboot began if the node still runs; 0: never (test rigs sharing one kernel only)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -48,10 +48,14 @@ func daemonMain(args []string) int {
 		runtime.GOMAXPROCS(1)
 	}
 	opts := daemon.Options{ConfDir: *confdir, RunDir: *rundir, StateDir: *statedir, Node: *node,
-		Stderr: isTerminalOrForced(), Notify: sdNotifier(), Drbdadm: os.Getenv("DRBDADM"),
-		Watchdog: watchdogInterval(), SyslogPath: os.Getenv("HEARTBEATD_SYSLOG_SOCKET")}
+		Stderr: isTerminalOrForced(), Drbdadm: os.Getenv("DRBDADM"), SyslogPath: os.Getenv("HEARTBEATD_SYSLOG_SOCKET")}
+	opts.Notify, opts.Watchdog = sdnotify.FromEnv()
 	if *rebootCmd != "" {
 		opts.RebootCommand = strings.Fields(*rebootCmd)
+	}
+	opts.RebootForceAfter = *forceAfter
+	if *forceAfter <= 0 {
+		opts.RebootForceAfter = -1
 	}
 	d, err := daemon.New(opts)
 	if err != nil {
@@ -124,40 +128,5 @@ func background(args []string, rundir string) int {
 				return 0
 			}
 		}
-	}
-}
-
-// watchdogInterval is half of systemd's WATCHDOG_USEC (sd_watchdog_enabled:
-// only when WATCHDOG_PID is unset or names this process), 0 when none.
-func watchdogInterval() time.Duration {
-	if p := os.Getenv("WATCHDOG_PID"); p != "" && p != strconv.Itoa(os.Getpid()) {
-		return 0
-	}
-	usec, err := strconv.ParseUint(os.Getenv("WATCHDOG_USEC"), 10, 63)
-	if err != nil || usec == 0 {
-		return 0
-	}
-	return time.Duration(usec) * time.Microsecond / 2
-}
-
-// sdNotifier returns a function that sends sd_notify messages when systemd
-// (or a test) set NOTIFY_SOCKET, nil otherwise.
-func sdNotifier() func(string) {
-	path := os.Getenv("NOTIFY_SOCKET")
-	if path == "" {
-		return nil
-	}
-	if strings.HasPrefix(path, "@") {
-		path = "\x00" + path[1:]
-	}
-	addr := &net.UnixAddr{Name: path, Net: "unixgram"}
-	return func(state string) {
-		c, err := net.DialUnix("unixgram", nil, addr)
-		if err != nil {
-			return
-		}
-		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		c.Write([]byte(state))
-		c.Close()
 	}
 }

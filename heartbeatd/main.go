@@ -44,6 +44,8 @@ func run(prog string, args []string) int {
 			return cleanupMain(args[1:])
 		case "resource":
 			return resourceMain(args[1:])
+		case "export":
+			return exportMain(args[1:])
 		case "drbd-peer-outdater", "outdate-peer":
 			return outdaterMain(args[1:])
 		case "version", "--version", "-V":
@@ -69,6 +71,7 @@ func usage(w *os.File) {
   heartbeatd reload                  re-read the configuration
   heartbeatd cleanup GROUP-KEY       a group whose stop failed is stopped now: release it
   heartbeatd resource NAME ARGS... start|stop|status   run a built-in resource agent
+  heartbeatd export pacemaker|corosync [--confdir DIR] [--format cib|crm] [--node NAME]   configuration for Pacemaker 2.1 / Corosync 3
   drbd-peer-outdater [-t SECS] [-r RES] [-p PEER]      DRBD fence-peer handler
 Admin commands accept --rundir DIR (default /run/heartbeatd).
 `)

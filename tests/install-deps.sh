@@ -19,7 +19,10 @@ PATH=/usr/local/go/bin:$PATH
 #   debhelper dpkg-dev lintian debootstrap groff-base man-db
 #                     the Debian package, its lintian check, the install test
 #                     in a fresh bookworm chroot, and the man pages
-PKGS="heartbeat drbd-utils systemd sysvinit-utils debhelper dpkg-dev lintian debootstrap groff-base man-db iproute2 nftables socat tcpdump iputils-arping psmisc tgt rsyslog e2fsprogs make git procps"
+#   cluster-glue fence-agents  the real stonith program and fence_dummy that
+#                     internal/fence and `heartbeatd check` are tested against
+#   pacemaker pacemaker-cli-utils corosync resource-agents  `export pacemaker` tests (crm_verify, crm_simulate, corosync -t)
+PKGS="pacemaker pacemaker-cli-utils corosync resource-agents cluster-glue fence-agents heartbeat drbd-utils systemd sysvinit-utils debhelper dpkg-dev lintian debootstrap groff-base man-db iproute2 nftables socat tcpdump iputils-arping psmisc tgt rsyslog e2fsprogs make git procps"
 
 missing=""
 for p in $PKGS; do

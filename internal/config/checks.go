@@ -67,6 +67,7 @@ func (p *hacfParser) finish() {
 		// when auto_failback is simply absent.
 		p.warnf(p.lineOf("auto_failback"), "auto_failback legacy (the default) is deprecated; set 'auto_failback on' or 'auto_failback off'")
 	}
+	p.fenceFinish()
 	if c.LogFacility == "" && c.LogFile == "" && c.DebugFile == "" {
 		p.warnf(0, "no logfacility, logfile or debugfile: Heartbeat would log only through logd; set logfacility (e.g. daemon)")
 	}

@@ -85,10 +85,27 @@ type Config struct {
 	UUIDFrom    string // uuidfrom, file or nodename
 	HBGenMethod string // hbgenmethod, file or time
 
-	Stonith     []Directive // stonith lines, raw
-	StonithHost []Directive // stonith_host lines, raw
-	Respawn     []Respawn   // respawn and failfast lines
-	APIAuth     []APIAuth   // apiauth lines (Heartbeat's built-ins not included)
+	Stonith     []Directive // stonith lines, raw (FenceDevices has them typed)
+	StonithHost []Directive // stonith_host lines, raw (FenceDevices has them typed)
+	// FenceDevices holds every stonith, stonith_host and fence_agent line
+	// in file order, for every node; FenceDevicesFor picks a node's.
+	FenceDevices []FenceDevice
+	// FencePolicy (heartbeatd extension fence_policy) is
+	// FencePolicyHeartbeat or FencePolicyHolder.
+	FencePolicy string
+	// FenceDelay (fence_delay) is how long a node holding no resources
+	// waits before fencing a peer it saw die, under FencePolicyHolder.
+	FenceDelay time.Duration
+	// FenceDelayMax (fence_delay_max) bounds a random delay added before
+	// every fencing operation; 0 = none.
+	FenceDelayMax time.Duration
+	// FenceTimeout (fence_timeout) bounds one fencing operation.
+	FenceTimeout time.Duration
+	// FenceCheckInterval (fence_check_interval) is how often each device's
+	// status is checked; 0 = never.
+	FenceCheckInterval time.Duration
+	Respawn            []Respawn // respawn and failfast lines
+	APIAuth            []APIAuth // apiauth lines (Heartbeat's built-ins not included)
 	// Env holds env NAME=value pairs; they are exported as HA_NAME.
 	Env map[string]string
 

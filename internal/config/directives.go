@@ -112,10 +112,56 @@ var Directives = []DirectiveDoc{
 		Doc: "Obsolete spelling. nice_failback on means auto_failback off; nice_failback off means " +
 			"auto_failback legacy. Accepted with a warning."},
 	{Name: "stonith", Args: "TYPE CONFIGFILE", Kind: KindHeartbeat,
-		Doc: "R1 STONITH: a device of the given stonith plugin TYPE configured from CONFIGFILE, used to fence " +
-			"a dead node before taking over its resources."},
+		Doc: "R1 STONITH: a device of cluster-glue stonith plugin TYPE (`stonith -L` lists them), usable by every " +
+			"node, used to reset a dead node before its resources are taken over. CONFIGFILE (the rest of the line) " +
+			"holds the plugin's parameters on its first line that does not start with #, in the order " +
+			"`stonith -t TYPE -n` lists them, separated by blanks; the device is driven as " +
+			"`stonith -t TYPE -F CONFIGFILE`. The file usually holds a password: make it readable by root only. " +
+			"Heartbeat uses only the last stonith or stonith_host line that applies to a node. " +
+			"`heartbeatd check` runs the plugin to verify the type and the parameter count."},
 	{Name: "stonith_host", Args: "HOST|* TYPE PARAMS...", Kind: KindHeartbeat,
-		Doc: "R1 STONITH: a device of plugin TYPE with inline parameters, reachable from HOST (* = any node)."},
+		Doc: "R1 STONITH: a device of plugin TYPE with inline parameters, usable by node HOST (the node the device " +
+			"is reachable from, not the node it resets; * = every node). A node ignores the lines of other nodes, " +
+			"so in a two-node cluster each node usually has its own line naming the device that controls its " +
+			"peer. PARAMS are the plugin's parameters in the order `stonith -t TYPE -n` lists them, separated by " +
+			"blanks; the last one takes the rest of the line. The device is driven as " +
+			"`stonith -t TYPE -p \"PARAMS\"`. `heartbeatd check` verifies the parameter count."},
+	{Name: "fence_agent", Args: "HOST|* AGENT [KEY=VALUE...]", Kind: KindExtension,
+		Doc: "heartbeatd extension. A fence device driven by a fence-agents program, /usr/sbin/fence_AGENT " +
+			"(AGENT may be written with or without its fence_ prefix: ipmilan or fence_ipmilan), usable by node " +
+			"HOST (* = every node) as for stonith_host. The KEY=VALUE pairs are the agent's parameters " +
+			"(`fence_AGENT -o metadata` lists them) and reach the agent as lines on its standard input, never on " +
+			"a command line. heartbeatd adds action (reboot, or off for agents that cannot reboot; monitor for " +
+			"the status check) and the name of the node to fence as plug, port or nodename, whichever the " +
+			"agent's metadata offers first, unless the line sets that parameter itself (a virtual machine " +
+			"named differently from its node) or the agent takes its target as an address (port_as_ip). " +
+			"Values cannot contain blanks. ha.cf is usually world-readable: prefer password_script= or " +
+			"identity_file= to password=. `heartbeatd check` reports unknown and missing required parameters."},
+	{Name: "fence_policy", Args: "heartbeat|holder", Default: "holder", Kind: KindExtension,
+		Doc: "heartbeatd extension. Which node fences a peer that died. heartbeat: Heartbeat's rule: the node " +
+			"that takes over the dead node's resources fences it first, at once, unless the dead node had given " +
+			"its resources up; when the two nodes only lost sight of each other, both fence at once and the " +
+			"faster wins, which may be the idle one. holder: a node that holds resources fences at once; a node " +
+			"that holds none waits fence_delay first, so that in such a split the node running the services " +
+			"survives, and when the holder really died the idle node fences it after fence_delay and takes over."},
+	{Name: "fence_delay", Args: "TIME", Default: "15", Unit: "seconds", Kind: KindExtension,
+		Doc: "heartbeatd extension. With fence_policy holder: how long a node that holds no resources waits " +
+			"before fencing a peer it saw die; the node that holds resources fences at once. It must be longer " +
+			"than the holder's device takes to cut the power (a few seconds for IPMI), and it adds to the " +
+			"failover time when the holder really died. 0 = no wait." + timeSyntax},
+	{Name: "fence_delay_max", Args: "TIME", Default: "0", Unit: "seconds", Kind: KindExtension,
+		Doc: "heartbeatd extension. Upper bound of a random delay added before every fencing operation, like " +
+			"Pacemaker's pcmk_delay_max. When both nodes hold resources (each is home to a group) both fence at " +
+			"once; a random delay lets one of them win. 0 = none, so that failover stays predictable." + timeSyntax},
+	{Name: "fence_timeout", Args: "TIME", Default: "60", Unit: "seconds", Kind: KindExtension,
+		Doc: "heartbeatd extension. Longest one fencing operation (reset, status check, reading a plugin's " +
+			"parameters) may run; then its process group gets SIGTERM, SIGKILL 2 s later, and the operation " +
+			"counts as failed. 60 s, as Pacemaker's stonith-timeout, fits an IPMI off-wait-on cycle." + timeSyntax},
+	{Name: "fence_check_interval", Args: "TIME", Default: "300", Unit: "seconds", Kind: KindExtension,
+		Doc: "heartbeatd extension. How often each fence device's status is checked (`stonith ... -S`, or the " +
+			"agent's monitor action), so that a broken device or a changed password is reported before it is " +
+			"needed. Some devices accept one session at a time (APC MasterSwitch over telnet), and a check " +
+			"that is running delays a real fence, hence the long default. 0 = never." + timeSyntax},
 	{Name: "script_timeout", Args: "TIME", Default: "300", Unit: "seconds", Kind: KindExtension,
 		Doc: "heartbeatd extension. Longest a single resource script run (start, stop or status) may take " +
 			"before it is killed and counted as failed. Generous by default because a start may run fsck or " +

@@ -44,6 +44,8 @@ func FuzzParseHACF(f *testing.F) {
 	addSeeds(f, "*.ha.cf")
 	f.Add([]byte(minimal + "udpport 700\nmcast eth1 239.0.0.1 694 1 0\nucast eth2 10.0.0.2\nserial /dev/ttyS0\nbaud 9600\n"))
 	f.Add([]byte("keepalive 500ms\ndeadtime 0.5\ninitdead 2s\nnode A,B\ncrm on\n\x00\r\n"))
+	f.Add([]byte(minimal + "stonith_host A external/ipmi b 10.0.0.2  x,y # c\nstonith null /etc/f g\n" +
+		"fence_agent * ipmilan ip=1 a-b=2\nfence_delay 0\nfence_policy heartbeat\nfence_timeout 1ms\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, l := ParseHACF(bytes.NewReader(data), "ha.cf")
 		if cfg == nil {
@@ -74,6 +76,24 @@ func FuzzParseHACF(f *testing.F) {
 		}
 		if cfg.Keepalive <= 0 || cfg.Deadtime <= 2*cfg.Keepalive || cfg.Initdead < cfg.Deadtime || cfg.Warntime <= 0 || cfg.Deadping <= 0 {
 			t.Fatalf("accepted bad timing: %v %v %v %v %v", cfg.Keepalive, cfg.Deadtime, cfg.Warntime, cfg.Initdead, cfg.Deadping)
+		}
+		for _, d := range cfg.FenceDevices {
+			if d.Line < 1 || d.Line > lines || d.Host == "" || d.Type == "" || d.Host != strings.ToLower(d.Host) {
+				t.Fatalf("fence device %+v out of range, or without host or type", d)
+			}
+			if d.Kind == FenceAgent && (!strings.HasPrefix(d.Type, "fence_") || strings.Contains(d.Type, "/")) ||
+				d.Kind != FenceAgent && strings.Contains(d.Type, "..") {
+				t.Fatalf("fence device type %q", d.Type)
+			}
+			for _, a := range d.Args {
+				if a.Key == "" || a.Key == "action" {
+					t.Fatalf("fence_agent key %q", a.Key)
+				}
+			}
+		}
+		if cfg.FenceTimeout <= 0 || cfg.FenceDelay < 0 || cfg.FenceDelayMax < 0 || cfg.FenceCheckInterval < 0 ||
+			cfg.FencePolicy != FencePolicyHeartbeat && cfg.FencePolicy != FencePolicyHolder {
+			t.Fatalf("accepted bad fencing: %q %v %v %v %v", cfg.FencePolicy, cfg.FenceTimeout, cfg.FenceDelay, cfg.FenceDelayMax, cfg.FenceCheckInterval)
 		}
 		for _, m := range cfg.Media {
 			if m.Line < 1 || m.Line > lines {

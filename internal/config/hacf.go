@@ -20,8 +20,12 @@ const (
 // rest of the line as one string (WLdirectives): their values are split on
 // blanks only, so a comma inside a respawn command or an apiauth uid list
 // survives.
+//
+// fence_agent (a heartbeatd extension) is whole-line for the same reason: a
+// device password or a plug list may contain commas.
 var wholeLine = map[string]bool{
 	"stonith": true, "stonith_host": true, "apiauth": true, "respawn": true, "failfast": true,
+	"fence_agent": true,
 }
 
 // hostLeng is Heartbeat's HOSTLENG: node names are kept in char[100], so
@@ -40,6 +44,9 @@ type hacfParser struct {
 	baud       int            // baud in force for the next serial line
 	udpMediaAt int            // line of the first bcast/ucast line, 0 if none
 	serialAt   int            // line of the first serial line, 0 if none
+	// rest is the current line after the directive name, comment cut off:
+	// stonith and stonith_host keep their parameters as written.
+	rest string
 }
 
 // ParseHACF parses a ha.cf read from r. file names the source in findings.
@@ -64,6 +71,12 @@ func ParseHACF(r io.Reader, file string) (*Config, diag.List) {
 			Env:            map[string]string{},
 			ScriptTimeout:  DefaultScriptTimeout,
 			StopFailure:    DefaultStopFailure,
+
+			FencePolicy:        DefaultFencePolicy,
+			FenceDelay:         DefaultFenceDelay,
+			FenceDelayMax:      DefaultFenceDelayMax,
+			FenceTimeout:       DefaultFenceTimeout,
+			FenceCheckInterval: DefaultFenceCheckInterval,
 		},
 		lastLine: map[string]int{},
 		nodeLine: map[string]int{},
@@ -117,6 +130,7 @@ func (p *hacfParser) parseLine(ln sourceLine) {
 	args := strings.FieldsFunc(rest, func(r rune) bool { return strings.ContainsRune(sep, r) })
 	d := Directive{Name: name, Args: args, Line: ln.num}
 	p.cfg.Directives = append(p.cfg.Directives, d)
+	p.rest = rest
 	p.apply(doc, d)
 }
 
@@ -170,13 +184,23 @@ func (p *hacfParser) apply(doc DirectiveDoc, d Directive) {
 	case "nice_failback":
 		p.setNiceFailback(d)
 	case "stonith":
-		if p.minArgs(d, 2, "TYPE CONFIGFILE") {
-			c.Stonith = append(c.Stonith, d)
-		}
+		p.addStonith(d)
 	case "stonith_host":
-		if p.minArgs(d, 2, "HOST|* TYPE PARAMS...") {
-			c.StonithHost = append(c.StonithHost, d)
+		p.addStonithHost(d)
+	case "fence_agent":
+		p.addFenceAgent(d)
+	case "fence_policy":
+		if v, ok := p.oneOf(d, FencePolicyHeartbeat, FencePolicyHolder); ok {
+			c.FencePolicy = v
 		}
+	case "fence_delay":
+		p.setFenceTime(d, &c.FenceDelay)
+	case "fence_delay_max":
+		p.setFenceTime(d, &c.FenceDelayMax)
+	case "fence_timeout":
+		p.setTime(d, &c.FenceTimeout)
+	case "fence_check_interval":
+		p.setFenceTime(d, &c.FenceCheckInterval)
 	case "respawn", "failfast":
 		if p.minArgs(d, 2, "USER COMMAND") {
 			c.Respawn = append(c.Respawn, Respawn{User: d.Args[0], Command: d.Args[1:], Failfast: d.Name == "failfast", Line: d.Line})

@@ -87,6 +87,11 @@ func TestSeed002Golden(t *testing.T) {
 		Env:           map[string]string{},
 		ScriptTimeout: 300 * time.Second,
 		StopFailure:   "reboot",
+		// heartbeatd's fencing defaults.
+		FencePolicy:        "holder",
+		FenceDelay:         15 * time.Second,
+		FenceTimeout:       60 * time.Second,
+		FenceCheckInterval: 5 * time.Minute,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("seed 002 ha.cf (-want +got):\n%s", diff)

@@ -53,6 +53,10 @@ func (d *Daemon) adminCall(c control.Pending) {
 		for _, x := range r.restart {
 			resp.Stderr += "needs restart: " + x + "\n"
 		}
+		for _, x := range r.refused {
+			resp.Stderr += "refused: " + x + "\n"
+			resp.Code = 1
+		}
 		c.Reply(resp)
 	default:
 		c.Reply(control.Text(false, 11, fmt.Sprintf("unknown command %q", c.Req.Cmd)))

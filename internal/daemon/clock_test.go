@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"heartbeatd/internal/authlimit"
 	"heartbeatd/internal/clock"
 	"heartbeatd/internal/config"
 	"heartbeatd/internal/logging"
@@ -20,11 +21,14 @@ import (
 	"heartbeatd/internal/wire"
 )
 
-// TestBadAuthLogRateOnInjectedClock: the "failed authentication" line is
-// logged once per peer and second of the daemon's clock, not of the wall
-// clock: a fake second makes the next forged packet log again at once.
+// TestBadAuthLogRateOnInjectedClock: a forged packet's "failed
+// authentication" line is logged once per source and link and interval of
+// the daemon's clock (10 s), not of the wall clock; the rest of the
+// interval's failures make one summary line. A flood from rotating
+// sources logs a bounded number of lines.
 func TestBadAuthLogRateOnInjectedClock(t *testing.T) {
-	fake := clock.NewFake(time.Unix(1_700_000_000, 0))
+	t0 := time.Unix(1_700_000_000, 0)
+	fake := clock.NewFake(t0)
 	logFile := filepath.Join(t.TempDir(), "ha-log")
 	lg, err := logging.New(logging.Options{Facility: "none", LogFile: logFile, Host: "n1"})
 	if err != nil {
@@ -39,30 +43,53 @@ func TestBadAuthLogRateOnInjectedClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := wire.New("status")
-	m.Set("src", "mallory")
-	pkt, err := forger.Seal(m)
-	if err != nil {
-		t.Fatal(err)
+	forged := func(src string) media.Packet {
+		m := wire.New("status")
+		m.Set("src", src)
+		pkt, err := forger.Seal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return media.Packet{Data: pkt, Link: "eth1", From: netip.MustParseAddrPort("10.0.0.9:694")}
 	}
-	d := &Daemon{clock: fake, log: lg, keys: ours, cfg: &config.Config{}, badAuth: map[string]time.Time{}}
-	p := media.Packet{Data: pkt, Link: "eth1", From: netip.MustParseAddrPort("10.0.0.9:694")}
-	logged := func() int {
+	d := &Daemon{clock: fake, log: lg, keys: ours, cfg: &config.Config{}, authFail: authlimit.New(0, 0)}
+	log := func() string {
+		if err := lg.Flush(); err != nil {
+			t.Fatal(err)
+		}
 		b, _ := os.ReadFile(logFile)
-		return strings.Count(string(b), "node [mallory] failed authentication")
+		return string(b)
 	}
+	p := forged("mallory")
 	for _, step := range []struct {
 		advance time.Duration
 		want    int
-	}{{0, 1}, {0, 1}, {999 * time.Millisecond, 1}, {time.Millisecond, 2}, {500 * time.Millisecond, 2}} {
+	}{{0, 1}, {0, 1}, {999 * time.Millisecond, 1}, {5 * time.Second, 1}} {
 		fake.Advance(step.advance)
 		d.receive(p)
-		if got := logged(); got != step.want {
-			t.Fatalf("at +%v: %d lines, want %d", fake.Since(time.Unix(1_700_000_000, 0)), got, step.want)
+		if got := strings.Count(log(), "node [mallory] failed authentication"); got != step.want {
+			t.Fatalf("at +%v: %d lines, want %d", fake.Since(t0), got, step.want)
 		}
 	}
-	if d.stats.authFailures != 5 {
-		t.Errorf("authFailures = %d, want 5", d.stats.authFailures)
+	due, ok := d.authFail.Due()
+	if !ok || due != t0.Add(10*time.Second) {
+		t.Fatalf("summary due %v %v, want at +10s", due, ok)
+	}
+	fake.Advance(due.Sub(fake.Now()))
+	if line, ok := d.authFail.Summary(fake.Now()); !ok || line != "4 packets failed authentication from 1 source in the last 10s" {
+		t.Fatalf("summary %q %v", line, ok)
+	}
+	// A flood of 10,000 forged packets from distinct sources: at most the
+	// table's size in lines.
+	before := strings.Count(log(), "failed authentication")
+	for i := 0; i < 10000; i++ {
+		d.receive(forged(fmt.Sprintf("src%d", i)))
+	}
+	if n := strings.Count(log(), "failed authentication") - before; n > authlimit.DefaultSources {
+		t.Errorf("%d lines for a flood of 10000 sources, want at most %d", n, authlimit.DefaultSources)
+	}
+	if d.stats.authFailures != 10004 {
+		t.Errorf("authFailures = %d, want 10004", d.stats.authFailures)
 	}
 }
 

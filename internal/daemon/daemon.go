@@ -8,7 +8,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/authlimit"
 	"heartbeatd/internal/clock"
 	"heartbeatd/internal/config"
 	"heartbeatd/internal/control"
@@ -26,6 +26,7 @@ import (
 	"heartbeatd/internal/reload"
 	"heartbeatd/internal/rt"
 	"heartbeatd/internal/script"
+	"heartbeatd/internal/sdnotify"
 	"heartbeatd/internal/state"
 	"heartbeatd/internal/wire"
 )
@@ -43,8 +44,13 @@ type Options struct {
 	Stderr bool
 	// RebootCommand replaces the kernel reboot that Heartbeat performs when
 	// a resource cannot be stopped (stop_failure reboot). Empty means the
-	// real thing: sync and reboot(2).
+	// real thing: sync and reboot(2). Either way the kernel's reboot is
+	// forced if the node still runs RebootForceAfter later.
 	RebootCommand []string
+	// RebootForceAfter: how long after the reboot began the kernel's
+	// reboot is forced; 0 means reboot's default (20 s), negative never
+	// (test rigs whose nodes share this kernel).
+	RebootForceAfter time.Duration
 	// Clock defaults to the real clock.
 	Clock clock.Clock
 	// Drbdadm is the drbdadm binary the peer side of drbd-peer-outdater
@@ -85,11 +91,8 @@ type Daemon struct {
 
 	calls    *control.Loop // control-socket calls, to the loop and parked until answered
 	ctl      *control.Server
-	pidFile  string
 	stopping bool
 	exitAt   time.Time // when set, the loop ends at this time (after shutdone)
-
-	outdateResults chan node.CommandDone // drbdadm outdate runs for the peer
 
 	// boot is the configuration the process started with (restart-only
 	// changes are judged against it), applied the one last applied live.
@@ -100,11 +103,12 @@ type Daemon struct {
 	lastKeepSent time.Time // when our last status went out
 	lastTick     time.Time // when the loop last ran the cores' Tick
 	realtime     rt.Result
-	ready        bool // READY=1 sent
+	sd           *sdnotify.Notifier
+	peers        *state.Peers // hb_peers: replay floors across restarts
 
-	lastStatus string               // last STATUS= sent to systemd
-	badAuth    map[string]time.Time // last "failed authentication" log per peer
-	stats      shellStats
+	authFail *authlimit.Table // packets that failed authentication, bounded
+	peerKey  int              // authkeys index of the peer's last good packet; -1: none yet
+	stats    shellStats
 }
 
 type shellStats struct {
@@ -118,8 +122,8 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	d := &Daemon{opts: opts, clock: opts.Clock, badAuth: map[string]time.Time{}, calls: control.NewLoop(),
-		reloadReq: make(chan string, 1), outdateResults: make(chan node.CommandDone, 8)}
+	d := &Daemon{opts: opts, clock: opts.Clock, sd: sdnotify.New(opts.Notify, opts.Watchdog), authFail: authlimit.New(0, 0), peerKey: -1, calls: control.NewLoop(),
+		reloadReq: make(chan string, 1)}
 	local := strings.ToLower(opts.Node)
 	if local == "" {
 		var err error
@@ -162,11 +166,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := os.MkdirAll(d.opts.RunDir, 0o755); err != nil {
 		return fmt.Errorf("run dir: %w", err)
 	}
-	d.pidFile = filepath.Join(d.opts.RunDir, "heartbeatd.pid")
-	if err := os.WriteFile(d.pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	pidFile := filepath.Join(d.opts.RunDir, "heartbeatd.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return fmt.Errorf("pid file: %w", err)
 	}
-	defer os.Remove(d.pidFile)
+	defer os.Remove(pidFile)
 
 	gen, note, err := state.NextGeneration(d.opts.StateDir, d.clock.Now()) // wall-clock date on the real clock
 	if err != nil {
@@ -176,10 +180,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	peers, notes := state.OpenPeers(d.opts.StateDir)
+	d.peers = peers
 	d.log.Logf(logging.Info, "Configuration validated. Starting heartbeat 3.0.6")
 	d.log.Logf(logging.Info, "heartbeat: version 3.0.6 (heartbeatd)")
-	if note != "" {
-		d.log.Logf(logging.Warn, "%s", note)
+	for _, n := range append(notes, note) {
+		if n != "" {
+			d.log.Logf(logging.Warn, "%s", n)
+		}
 	}
 	d.log.Logf(logging.Info, "Heartbeat generation: %d", gen)
 	if d.cfg.AutoFailback == "legacy" {
@@ -188,22 +196,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	d.node, err = node.New(d.applied.NodeConfig(reload.Run{Local: d.local, Peer: d.peer, Links: d.applied.Links(),
 		Generation: gen, UUID: uuid, Seed: d.clock.Now().UnixNano(), PID: os.Getpid(),
-		ConfDir: d.opts.ConfDir, DeadCheck: deadCheck}))
+		ConfDir: d.opts.ConfDir, DeadCheck: deadCheck, Peers: peers.Records()}))
 	if err != nil {
 		return err
 	}
 
 	scripts := d.opts.Scripts
 	if scripts == nil {
+		self, _ := os.Executable()
 		scripts = &script.Runner{
 			Dirs:    haresources.ScriptDirs(d.opts.ConfDir), // as `heartbeatd check`
-			Env:     scriptEnv(d),
+			Env:     d.applied.ScriptEnv(d.local, self, os.Getpid()),
 			Timeout: d.cfg.ScriptTimeout,
 			Log:     scriptLog{d.log},
 			Clock:   d.clock,
 		}
 	}
-	d.exec = &executor{scripts: scripts, clock: d.clock, done: make(chan node.ScriptDone, 16)}
+	drbdadm := d.opts.Drbdadm
+	if drbdadm == "" {
+		drbdadm = "drbdadm"
+	}
+	d.exec = &executor{scripts: scripts, drbdadm: drbdadm, clock: d.clock, done: make(chan node.Event, 16)}
 
 	d.recv = make(chan media.Packet, 1024)
 	if err := d.openMedia(); err != nil {
@@ -226,26 +239,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return d.loop(ctx)
 }
 
-func (d *Daemon) mediaConfig() media.Config {
-	lg := d.log
-	return media.Config{Recv: d.recv, Clock: d.clock,
-		Log: func(level, text string) { lg.Log("heartbeat", logging.ParseLevel(level), text) }}
-}
-
+// openMedia opens every medium of ha.cf. One that cannot even be
+// described is a config error; one whose interface is missing is a down
+// link (media retries it).
 func (d *Daemon) openMedia() error {
-	d.media = media.NewSet(d.mediaConfig())
-	for _, m := range d.cfg.Media {
-		if err := d.media.Open(reload.MediumSpec(m)); err != nil {
-			// A medium that cannot even be described is a config error;
-			// one whose interface is missing is a down link (Open handles
-			// that itself and retries).
-			d.media.Close()
-			return fmt.Errorf("%s:%d: %s: %w", d.cfg.File, m.Line, m.Kind, err)
-		}
-	}
-	return nil
+	d.media = media.NewSet(media.Config{Recv: d.recv, Clock: d.clock,
+		Log: func(level, text string) { d.log.Log("heartbeat", logging.ParseLevel(level), text) }})
+	specs, labels := d.applied.Media()
+	_, err := d.media.Replace(specs, labels, func() error { return nil })
+	return err
 }
-
-// ErrReboot is returned by Run when the stop-failure policy demanded a reboot
-// and the reboot command returned (it normally does not).
-var ErrReboot = errors.New("reboot required after a resource stop failure")

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"os/exec"
 	"time"
 
 	"heartbeatd/haresources"
@@ -18,13 +20,15 @@ type Scripts interface {
 	RunOp(ctx context.Context, res haresources.Resource, op string, env []string) script.Result
 }
 
-// executor carries out the node's RunScript actions, each on a goroutine of
-// its own, and reports them on done. It decides nothing: what runs when,
-// in which order and after which failure is the node's (grouprun).
+// executor carries out the node's RunScript and RunOutdate actions, each
+// on a goroutine of its own, and reports them on done. It decides
+// nothing: what runs when, in which order and after which failure is the
+// node's (grouprun, node/outdate.go).
 type executor struct {
 	scripts Scripts
+	drbdadm string
 	clock   clock.Clock
-	done    chan node.ScriptDone
+	done    chan node.Event
 }
 
 // announceTimeout bounds a re-announcement's start: it only sends
@@ -42,7 +46,8 @@ func (e *executor) run(r grouprun.Run) {
 		}
 		out := e.scripts.RunOp(ctx, r.Resource, string(r.Op), env)
 		e.done <- node.ScriptDone{Result: grouprun.Result{ID: r.ID, Exit: out.ExitCode, Running: out.Running,
-			Missing: script.IsMissing(out.Err), Incomplete: out.Err != nil}}
+			Missing: script.IsMissing(out.Err), Incomplete: out.Err != nil,
+			Unkillable: errors.Is(out.Err, script.ErrUnkillable)}}
 	}()
 }
 
@@ -58,4 +63,23 @@ func runEnv(r grouprun.Run) []string {
 		env = append(env, agent.EnvReleaseTo+"="+r.ReleaseTo)
 	}
 	return env
+}
+
+// outdate runs `drbdadm outdate RES` for the peer, bounded in time; the
+// node trims and logs its output with the exit status.
+func (e *executor) outdate(a node.RunOutdate) {
+	go func() {
+		ctx, cancel := clock.WithTimeout(context.Background(), e.clock, time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, e.drbdadm, "outdate", a.Resource).CombinedOutput()
+		exit := 0
+		if err != nil {
+			exit = -1
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.Exited() {
+				exit = ee.ExitCode()
+			}
+		}
+		e.done <- node.CommandDone{Origin: a.Origin, Resource: a.Resource, Exit: exit, Output: string(out)}
+	}()
 }

@@ -2,11 +2,14 @@ package daemon
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/clock"
 	"heartbeatd/internal/grouprun"
 	"heartbeatd/internal/node"
 	"heartbeatd/internal/script"
@@ -46,16 +49,16 @@ func (f *fakeScripts) ops() []string {
 // run the node named them for) and reports each run with its ID.
 func TestExecutorPassesPeersAndReportsResults(t *testing.T) {
 	fs := &fakeScripts{}
-	e := &executor{scripts: fs, done: make(chan node.ScriptDone, 4)}
+	e := &executor{scripts: fs, done: make(chan node.Event, 4)}
 	res := haresources.Resource{Script: "IPaddr", Args: []string{"10.0.0.1"}, Raw: "10.0.0.1"}
 	e.run(grouprun.Run{ID: 7, Kind: grouprun.Start, Resource: res, Op: grouprun.OpStart, TakeoverFrom: "n2"})
-	if d := <-e.done; d.ID != 7 || d.Exit != 0 || !d.Running || d.Missing || d.Incomplete {
+	if d := (<-e.done).(node.ScriptDone); d.ID != 7 || d.Exit != 0 || !d.Running || d.Missing || d.Incomplete {
 		t.Errorf("start reported %+v", d)
 	}
 	e.run(grouprun.Run{ID: 8, Kind: grouprun.Stop, Resource: res, Op: grouprun.OpStop, ReleaseTo: "n2"})
 	<-e.done
 	e.run(grouprun.Run{ID: 9, Kind: grouprun.Start, Resource: res, Op: grouprun.OpStatus})
-	if d := <-e.done; d.ID != 9 || d.Running {
+	if d := (<-e.done).(node.ScriptDone); d.ID != 9 || d.Running {
 		t.Errorf("status reported %+v", d)
 	}
 	want := []string{"start 10.0.0.1 HA_TAKEOVER_FROM=n2", "stop 10.0.0.1 HA_RELEASE_TO=n2", "status 10.0.0.1"}
@@ -68,9 +71,25 @@ func TestExecutorPassesPeersAndReportsResults(t *testing.T) {
 // can tell "missing" (a typo: stopped) from "did not finish" (unknown).
 func TestExecutorReportsMissingAndIncomplete(t *testing.T) {
 	r := &script.Runner{Dirs: []string{t.TempDir()}}
-	e := &executor{scripts: r, done: make(chan node.ScriptDone, 1)}
+	e := &executor{scripts: r, done: make(chan node.Event, 1)}
 	e.run(grouprun.Run{ID: 1, Resource: haresources.Resource{Script: "nosuch", Raw: "nosuch"}, Op: grouprun.OpStop})
-	if d := <-e.done; !d.Missing || !d.Incomplete || d.Exit != -1 {
+	if d := (<-e.done).(node.ScriptDone); !d.Missing || !d.Incomplete || d.Exit != -1 {
 		t.Errorf("missing script reported %+v", d)
+	}
+}
+
+// drbdadm outdate runs for the peer with the resource as its one argument;
+// its exit status and output go back to the node.
+func TestExecutorRunsDrbdadmOutdate(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "drbdadm")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\"\nexit 5\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := &executor{drbdadm: fake, clock: clock.Real{}, done: make(chan node.Event, 1)}
+	e.outdate(node.RunOutdate{Origin: "n2", Resource: "r0"})
+	d := (<-e.done).(node.CommandDone)
+	if d.Origin != "n2" || d.Resource != "r0" || d.Exit != 5 || strings.TrimSpace(d.Output) != "outdate r0" {
+		t.Errorf("reported %+v", d)
 	}
 }

@@ -3,8 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,6 +12,7 @@ import (
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
 	"heartbeatd/internal/node"
+	"heartbeatd/internal/reboot"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/rt"
 	"heartbeatd/internal/wire"
@@ -21,17 +20,11 @@ import (
 
 // The loop does not tick at a fixed pace: it sleeps until the node's
 // NextWake (the next keepalive, the moment a peer or link would be found
-// dead, an outdate request's deadline, the latest re-announcement after a
-// heal), so an idle daemon wakes about once per keepalive plus once per burst of
-// received packets, and a death is seen on the dot. While the resource
-// manager has anything under way, maxSleep bounds the sleep for its timers,
-// which are in seconds; an idle manager needs no timer (node.Idle),
-// and idleSleep only keeps the load average, the realtime sweep and the
-// systemd watchdog going.
-const (
-	maxSleep  = 250 * time.Millisecond
-	idleSleep = 5 * time.Second
-)
+// dead, an outdate request's deadline, the resource manager's timers), so
+// an idle daemon wakes about once per keepalive plus once per burst of
+// received packets, and a death is seen on the dot. idleSleep only keeps
+// the load average, the realtime sweep and the systemd watchdog going.
+const idleSleep = 5 * time.Second
 
 // deadCheck is membership's dead-check grid: fine enough that a death is
 // declared within a millisecond of its deadline (Heartbeat looks every
@@ -39,28 +32,21 @@ const (
 // the loop wakes for the deadline itself, not for the grid.
 const deadCheck = time.Millisecond
 
-// nextWake is when the loop must next run the cores' Tick: maxSleep after
-// the last one at the latest (counted from the Tick, not from now, so a
-// stream of packets cannot put the resource manager's timers off).
+// nextWake is when the loop must next run the node's Tick.
 func (d *Daemon) nextWake(now time.Time) time.Time {
 	w := now
 	if !d.lastTick.IsZero() {
-		sleep := maxSleep
-		if d.node.Idle() {
-			sleep = idleSleep
-			if d.opts.Watchdog > 0 {
-				sleep = min(sleep, d.opts.Watchdog)
-			}
+		w = d.lastTick.Add(idleSleep)
+		if p := d.sd.Period(); p > 0 {
+			w = d.lastTick.Add(min(idleSleep, p))
 		}
-		w = d.lastTick.Add(sleep)
 	}
-	earlier := func(t time.Time) {
+	authDue, _ := d.authFail.Due() // zero when nothing failed
+	for _, t := range []time.Time{d.node.NextWake(), d.exitAt, authDue} {
 		if !t.IsZero() && t.Before(w) {
 			w = t
 		}
 	}
-	earlier(d.node.NextWake())
-	earlier(d.exitAt)
 	return w
 }
 
@@ -83,13 +69,11 @@ func (d *Daemon) loop(ctx context.Context) error {
 	var armed time.Time // when the alarm goes off; zero: it has
 	var ticked bool     // the last event was the alarm
 	// Configuration loaded, media open, control socket listening: ready.
-	d.ready = true
-	d.notify("READY=1")
+	d.sd.Ready(d.clock.Now())
 	d.notifyStatus()
 	d.gap = rt.GapMeter{Window: time.Minute, Threshold: d.cfg.Warntime / 2}
 	d.step(node.Start{LoadAvg: rt.LoadAvg()})
 	lastLoad := d.clock.Now()
-	lastWatchdog := lastLoad
 	done := ctx.Done()
 	for {
 		select {
@@ -110,14 +94,16 @@ func (d *Daemon) loop(ctx context.Context) error {
 				}
 			}
 			d.step(node.Tick{LoadAvg: la})
-			if d.opts.Watchdog > 0 && now.Sub(lastWatchdog) >= d.opts.Watchdog && d.healthy() {
-				// systemd's watchdog is fed from this loop only, and only
-				// while keepalives go out, so a wedged loop is what it
-				// detects.
-				d.notify("WATCHDOG=1")
-				lastWatchdog = now
+			if line, ok := d.authFail.Summary(now); ok {
+				d.log.Logf(logging.Warn, "%s", line)
 			}
+			// Fed while our keepalives go out (the last one less than
+			// a deadtime ago): a wedged loop is what it detects.
+			d.sd.Watchdog(now, !d.lastKeepSent.IsZero() && now.Sub(d.lastKeepSent) < d.cfg.Deadtime)
 			if !d.exitAt.IsZero() && !d.clock.Now().Before(d.exitAt) {
+				for n, r := range d.node.Membership().Records() {
+					d.savePeer(n, r.Gen, r.Seq)
+				}
 				d.log.Logf(logging.Info, "%s Heartbeat shutdown complete.", d.local)
 				return nil
 			}
@@ -126,8 +112,6 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.step(r)
 		case call := <-d.calls.C:
 			d.adminCall(call)
-		case r := <-d.outdateResults:
-			d.step(r)
 		case src := <-d.reloadReq:
 			if !d.stopping {
 				d.reload(src)
@@ -169,18 +153,12 @@ func (d *Daemon) startRealtime() {
 	}
 }
 
-// healthy: our own keepalives are going out (the last one less than a
-// deadtime ago).
-func (d *Daemon) healthy() bool {
-	return !d.lastKeepSent.IsZero() && d.clock.Since(d.lastKeepSent) < d.cfg.Deadtime
-}
-
 func (d *Daemon) beginShutdown() {
 	if d.stopping {
 		return
 	}
 	d.stopping = true
-	d.notify("STOPPING=1")
+	d.sd.Stopping()
 	d.step(node.Shutdown{})
 }
 
@@ -188,32 +166,28 @@ func (d *Daemon) beginShutdown() {
 // dropped and counted before any protocol processing: they must not refresh
 // a link or a node (spec §2.4).
 func (d *Daemon) receive(p media.Packet) {
-	msg, err := wire.Decode(p.Data, d.keys)
+	pk, err := wire.DecodePacket(p.Data, d.keys)
 	if err != nil {
 		d.stats.badPackets++
 		if errors.Is(err, wire.ErrAuth) {
 			d.stats.authFailures++
+			// A bounded table, keyed by the attacker's src: the first
+			// failure of a source in an interval is logged, the rest are
+			// counted into one summary line per interval (authSummary).
 			src := wire.SrcOf(err)
-			// One line per peer and second at most: a flood of forged
-			// packets must not flood the log.
-			if now := d.clock.Now(); now.Sub(d.badAuth[src]) >= time.Second {
-				d.badAuth[src] = now
-				d.log.Logf(logging.Warn, "string2msg_ll: node [%s] failed authentication (link %s, from %s)", src, p.Link, fromOf(p))
+			if d.authFail.Note(d.clock.Now(), src, p.Link) {
+				d.log.Logf(logging.Warn, "string2msg_ll: node [%s] failed authentication (link %s, from %s)", src, p.Link, p.Sender())
 			}
 		} else if d.cfg.LogBadPack {
-			d.log.Logf(logging.Debug, "dropped bad packet on %s from %s: %v", p.Link, fromOf(p), err)
+			d.log.Logf(logging.Debug, "dropped bad packet on %s from %s: %v", p.Link, p.Sender(), err)
 		}
 		return
 	}
-	d.step(node.Received{Msg: msg, Link: p.Link})
-}
-
-// fromOf is the sender for a log line: ADDR:PORT, "-" for a serial frame.
-func fromOf(p media.Packet) string {
-	if !p.From.IsValid() {
-		return "-"
+	if pk.Msg.Value("src") == d.peer {
+		// A reload must not take this key away (reload.go).
+		d.peerKey = pk.KeyIndex
 	}
-	return p.From.String()
+	d.step(node.Received{Msg: pk.Msg, Link: p.Link})
 }
 
 // step feeds the node one event and carries out its actions, in order.
@@ -253,13 +227,17 @@ func (d *Daemon) doOne(a node.Action) {
 	case node.AdminReply:
 		d.calls.Answer(a.ID, control.Text(a.OK, 1, a.Text))
 	case node.OutdateReply:
-		d.replyOutdate(a)
+		resp := control.Text(false, a.Code, a.Text)
+		resp.Code = a.Code // DRBD's fence-peer code, 0 included
+		d.calls.Answer(a.ID, resp)
 	case node.RunOutdate:
-		d.runOutdate(a)
+		d.exec.outdate(a)
 	case node.RunScript:
 		d.exec.run(a.Run)
 	case node.Exiting:
 		d.exitAt = d.clock.Now().Add(shutdownLinger)
+	case node.PersistPeer:
+		d.savePeer(a.Node, a.Gen, a.Seq)
 	case node.StatusChanged:
 	default:
 		if r, ok := node.RM(a); ok {
@@ -295,37 +273,34 @@ func (d *Daemon) transmit(m *wire.Message) {
 }
 
 // reboot carries out Heartbeat's answer to a resource that cannot be
-// stopped: the node must disappear so the peer can take over safely.
+// stopped: the node must disappear so the peer can take over safely. Every
+// step has a deadline (internal/reboot): a sync stuck on the same hung
+// device must not keep the node up. It runs beside the loop, which goes
+// on sending keepalives: the peer must not take over while the resource
+// may still be active here.
 func (d *Daemon) reboot(reason string) {
 	// Heartbeat's "Resource STOP failure. Reboot required!" was logged once
-	// by the executor when the stop failed; this line says it is carried out.
-	d.log.Logf(logging.Crit, "Rebooting now: %s", reason)
-	if len(d.opts.RebootCommand) > 0 {
-		cmd := exec.Command(d.opts.RebootCommand[0], d.opts.RebootCommand[1:]...)
-		cmd.Env = append(os.Environ(), "HEARTBEATD_REBOOT_REASON="+reason)
-		if err := cmd.Run(); err != nil {
-			d.log.Logf(logging.Error, "reboot command %v: %v", d.opts.RebootCommand, err)
+	// by the node when the stop failed; reboot.Reboot says it is carried out.
+	go func() {
+		err := reboot.Reboot(reboot.Config{Reason: reason, Command: d.opts.RebootCommand, Clock: d.clock,
+			ForceAfter: max(d.opts.RebootForceAfter, 0), NoForce: d.opts.RebootForceAfter < 0,
+			// The last lines (why we reboot) reach the disk before sync.
+			Sync: func() { d.log.Flush(); unix.Sync() },
+			Log:  func(l logging.Level, text string) { d.log.Log("heartbeat", l, text) }})
+		if err != nil {
+			d.log.Logf(logging.Crit, "still running after the reboot: %v", err)
 		}
-		return
-	}
-	unix.Sync()
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
-		d.log.Logf(logging.Error, "reboot: %v", err)
-	}
+	}()
 }
 
-func (d *Daemon) notify(s string) {
-	if d.opts.Notify != nil {
-		d.opts.Notify(s)
+func (d *Daemon) savePeer(node string, gen, seq uint64) {
+	if err := d.peers.Put(node, gen, seq); err != nil {
+		d.log.Logf(logging.Error, "%v", err)
 	}
 }
 
 func (d *Daemon) notifyStatus() {
-	if d.opts.Notify == nil || d.node == nil || !d.ready {
-		return
-	}
-	if st := "STATUS=" + d.node.StatusLine(); st != d.lastStatus {
-		d.lastStatus = st
-		d.notify(st)
+	if d.node != nil {
+		d.sd.Status(d.node.StatusLine())
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"heartbeatd/haresources"
 	"heartbeatd/internal/logging"
-	"heartbeatd/internal/media"
 	"heartbeatd/internal/membership"
 	"heartbeatd/internal/reload"
 )
@@ -35,6 +34,7 @@ type reloadResult struct {
 	ok      bool
 	applied string
 	restart []string
+	refused []string // changes that would break the running cluster
 	errors  string
 }
 
@@ -85,8 +85,11 @@ func (d *Daemon) reload(source string) reloadResult {
 	}
 	if ch.Authkeys {
 		keys, err := set.Keyring()
+		if err == nil {
+			err = reload.KeepsKey(d.keys, keys, d.peerKey, d.peer)
+		}
 		if err != nil {
-			res.restart = append(res.restart, fmt.Sprintf("authkeys: %v", err))
+			res.refused = append(res.refused, fmt.Sprintf("authkeys: %v", err))
 		} else {
 			// Heartbeat: "Rereading authentication file." on SIGHUP.
 			d.log.Logf(logging.Info, "Rereading authentication file.")
@@ -117,11 +120,17 @@ func (d *Daemon) reload(source string) reloadResult {
 	// (blocked groups) stays as it runs.
 	next := *set
 	next.Hares = d.hares
+	if len(res.refused) > 0 {
+		next.Auth = d.applied.Auth // still in force: the next reload compares with it
+	}
 	d.applied = &next
 	d.cfg.Directives = set.Cfg.Directives
 
 	for _, r := range res.restart {
 		d.log.Logf(logging.Warn, "needs restart: %s", r)
+	}
+	for _, r := range res.refused {
+		d.log.Logf(logging.Error, "Reload refused: %s", r)
 	}
 	res.applied = strings.Join(applied, "; ")
 	if res.applied == "" {
@@ -144,12 +153,7 @@ func groupPlace(nf, of *haresources.File, key string) string {
 // reloadMedia opens added media and closes removed ones; the membership
 // table follows with the new link list. Nothing changes on error.
 func (d *Daemon) reloadMedia(set *reload.Set) (string, error) {
-	var labels []string
-	var specs []media.Spec
-	for _, m := range set.Cfg.Media {
-		specs = append(specs, reload.MediumSpec(m))
-		labels = append(labels, fmt.Sprintf("%s:%d: %s", set.Cfg.File, m.Line, m.Kind))
-	}
+	specs, labels := set.Media()
 	summary, err := d.media.Replace(specs, labels, func() error {
 		if err := d.node.SetLinks(set.Links()); err != nil {
 			return fmt.Errorf("media (%s): %w", set.Cfg.File, err)

@@ -1,11 +1,11 @@
 package logging
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -19,82 +19,91 @@ var Facilities = map[string]int{
 	"local4": 20, "local5": 21, "local6": 22, "local7": 23,
 }
 
-// syslogHook sends lines to the local syslog socket. It does not use
-// log/syslog: that package adds "tag[pid]:" itself, while Heartbeat's lines
-// read "heartbeat: [pid]: LEVEL: text" (ident without LOG_PID, pid in the
-// message), and it blocks when the socket blocks. Lines go through a bounded
-// queue to one writer goroutine; when rsyslog is restarted the writer
-// reconnects and the lines in between are dropped and counted, never queued
-// without bound and never allowed to stall the keepalive loop.
-type syslogHook struct {
-	path     string
-	facility int
-	debug    bool
-	queue    chan []byte
-	dropped  atomic.Uint64
-	done     chan struct{}
-	// mu guards closed: a Fire racing with Close (logrus fires a copy of
-	// its hook list, so a reload may close a hook that is still firing)
-	// must drop the line, not send on a closed channel.
-	mu     sync.RWMutex
-	closed bool
+// sinkHook is the logrus side of a sink: Fire formats the line on the
+// caller's goroutine (cheap) and queues it (never blocks).
+type sinkHook struct {
+	*sink
+	debug  bool // debug lines go here too
+	format func(e *logrus.Entry, entity string, pid int, level Level) []byte
 }
 
-func newSyslogHook(path string, facility int, debug bool) *syslogHook {
-	h := &syslogHook{path: path, facility: facility, debug: debug,
-		queue: make(chan []byte, 1024), done: make(chan struct{})}
-	go h.run()
-	return h
-}
+func (h *sinkHook) Levels() []logrus.Level { return logrus.AllLevels }
 
-func (h *syslogHook) Levels() []logrus.Level { return logrus.AllLevels }
-
-func (h *syslogHook) Fire(e *logrus.Entry) error {
+func (h *sinkHook) Fire(e *logrus.Entry) error {
 	entity, pid, level := entryParts(e)
 	if level == Debug && !h.debug {
 		return nil
 	}
-	pri := h.facility*8 + level.severity()
-	msg := fmt.Sprintf("<%d>%s %s: [%d]: %s: %s", pri, e.Time.Format(time.Stamp), entity, pid, level, sanitize(e.Message))
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if h.closed {
-		h.dropped.Add(1)
-		return nil
+	h.put(h.format(e, entity, pid, level))
+	return nil
+}
+
+// newSyslogHook sends lines to the local syslog socket. It does not use
+// log/syslog: that package adds "tag[pid]:" itself, while Heartbeat's lines
+// read "heartbeat: [pid]: LEVEL: text" (ident without LOG_PID, pid in the
+// message), and it blocks when the socket blocks. When rsyslog is restarted
+// the writer reconnects, and the lines in between are dropped, counted and
+// reported once it is back.
+func newSyslogHook(path string, facility int, debug bool, pid int, after <-chan struct{}) *sinkHook {
+	w := &syslogWriter{path: path, facility: facility, pid: pid}
+	return &sinkHook{
+		sink:  newSink("syslog", w, after),
+		debug: debug,
+		format: func(e *logrus.Entry, entity string, pid int, level Level) []byte {
+			return syslogLine(facility, e.Time, entity, pid, level, e.Message)
+		},
 	}
-	select {
-	case h.queue <- []byte(msg):
-	default:
-		h.dropped.Add(1)
+}
+
+func syslogLine(facility int, t time.Time, entity string, pid int, level Level, text string) []byte {
+	pri := facility*8 + level.severity()
+	return fmt.Appendf(nil, "<%d>%s %s: [%d]: %s: %s", pri, t.Format(time.Stamp), entity, pid, level, sanitize(text))
+}
+
+// syslogWriter is the syslog socket, dialled on demand.
+type syslogWriter struct {
+	path     string
+	facility int
+	pid      int
+	conn     net.Conn
+	lastTry  time.Time
+}
+
+var errSyslogDown = errors.New("syslog socket unavailable")
+
+func (w *syslogWriter) write(msg []byte) error {
+	if w.conn == nil {
+		// At most two dials a second while rsyslog is away: each costs
+		// up to the dial timeout, and the lines meanwhile are dropped
+		// anyway.
+		if time.Since(w.lastTry) < 500*time.Millisecond {
+			return errSyslogDown
+		}
+		w.lastTry = time.Now()
+		if w.conn = dialSyslog(w.path); w.conn == nil {
+			return errSyslogDown
+		}
+	}
+	w.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	if _, err := w.conn.Write(msg); err != nil {
+		// The socket went away (rsyslog restarted) or stalled: drop this
+		// line and reconnect on the next one.
+		w.conn.Close()
+		w.conn = nil
+		return err
 	}
 	return nil
 }
 
-func (h *syslogHook) run() {
-	defer close(h.done)
-	var conn net.Conn
-	var lastTry time.Time
-	for msg := range h.queue {
-		if conn == nil && time.Since(lastTry) > 500*time.Millisecond {
-			lastTry = time.Now()
-			conn = dialSyslog(h.path)
-		}
-		if conn == nil {
-			h.dropped.Add(1)
-			continue
-		}
-		conn.SetWriteDeadline(time.Now().Add(time.Second))
-		if _, err := conn.Write(msg); err != nil {
-			// The socket went away (rsyslog restarted) or stalled: drop this
-			// line and reconnect on the next one.
-			conn.Close()
-			conn = nil
-			h.dropped.Add(1)
-		}
+func (w *syslogWriter) own(text string) []byte {
+	return syslogLine(w.facility, time.Now(), "heartbeat", w.pid, Warn, text)
+}
+
+func (w *syslogWriter) close() error {
+	if w.conn != nil {
+		return w.conn.Close()
 	}
-	if conn != nil {
-		conn.Close()
-	}
+	return nil
 }
 
 func dialSyslog(path string) net.Conn {
@@ -106,83 +115,95 @@ func dialSyslog(path string) net.Conn {
 	return nil
 }
 
-func (h *syslogHook) Close() error {
-	h.mu.Lock()
-	if !h.closed {
-		h.closed = true
-		close(h.queue)
-	}
-	h.mu.Unlock()
-	select {
-	case <-h.done:
-	case <-time.After(2 * time.Second):
-	}
-	return nil
-}
-
-// fileHook appends to logfile or debugfile. The file is reopened when it was
-// rotated away (logrotate without copytruncate), as admins expect of a daemon
-// that has no SIGHUP-reopen of its own.
-type fileHook struct {
-	mu    sync.Mutex
-	path  string
-	debug bool
-	f     *os.File
-	host  string
-}
-
-func newFileHook(path string, debug bool, host string) (*fileHook, error) {
-	h := &fileHook{path: path, debug: debug, host: host}
-	if err := h.open(); err != nil {
+// newFileHook appends to logfile or debugfile. The file is opened here, so
+// that a path that cannot be opened is an error of New or Reconfigure.
+func newFileHook(name, path string, debug bool, host string, pid int, after <-chan struct{}) (*sinkHook, error) {
+	w := &fileWriter{path: path, host: host, pid: pid}
+	if err := w.open(); err != nil {
 		return nil, err
 	}
-	return h, nil
+	return &sinkHook{
+		sink:  newSink(name, w, after),
+		debug: debug,
+		format: func(e *logrus.Entry, entity string, pid int, level Level) []byte {
+			return fileLine(e.Time, host, entity, pid, level, e.Message)
+		},
+	}, nil
 }
 
-func (h *fileHook) open() error {
-	f, err := os.OpenFile(h.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+func fileLine(t time.Time, host, entity string, pid int, level Level, text string) []byte {
+	return append([]byte(FileLine(t, host, entity, pid, level, text)), '\n')
+}
+
+// fileWriter is logfile or debugfile. The file is reopened when it was
+// rotated away (logrotate without copytruncate), as admins expect of a daemon
+// that has no SIGHUP-reopen of its own.
+type fileWriter struct {
+	path string
+	host string
+	pid  int
+	f    *os.File
+}
+
+func (w *fileWriter) open() error {
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return fmt.Errorf("open log file: %w", err)
 	}
-	h.f = f
+	w.f = f
 	return nil
 }
 
-func (h *fileHook) Levels() []logrus.Level { return logrus.AllLevels }
-
-func (h *fileHook) Fire(e *logrus.Entry) error {
-	entity, pid, level := entryParts(e)
-	if level == Debug && !h.debug {
-		return nil
-	}
-	line := FileLine(e.Time, h.host, entity, pid, level, e.Message) + "\n"
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.f == nil {
-		return nil
-	}
-	if st, err := os.Stat(h.path); err != nil || !sameFile(st, h.f) {
-		h.f.Close()
-		if err := h.open(); err != nil {
+func (w *fileWriter) write(line []byte) error {
+	if w.f == nil || !sameFile(w.path, w.f) {
+		if w.f != nil {
+			w.f.Close()
+			w.f = nil
+		}
+		if err := w.open(); err != nil {
 			return err
 		}
 	}
-	_, err := h.f.WriteString(line)
+	_, err := w.f.Write(line)
 	return err
 }
 
-func sameFile(st os.FileInfo, f *os.File) bool {
+func sameFile(path string, f *os.File) bool {
+	st, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
 	fst, err := f.Stat()
 	return err == nil && os.SameFile(st, fst)
 }
 
-func (h *fileHook) Close() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.f == nil {
+func (w *fileWriter) own(text string) []byte {
+	return fileLine(time.Now(), w.host, "heartbeat", w.pid, Warn, text)
+}
+
+func (w *fileWriter) close() error {
+	if w.f == nil {
 		return nil
 	}
-	err := h.f.Close()
-	h.f = nil // a Fire racing with a reload's Close writes nothing
+	err := w.f.Close()
+	w.f = nil
 	return err
 }
+
+// streamWriter is stderr in foreground mode (or a test's writer).
+type streamWriter struct {
+	w    io.Writer
+	host string
+	pid  int
+}
+
+func (w *streamWriter) write(line []byte) error {
+	_, err := w.w.Write(line)
+	return err
+}
+
+func (w *streamWriter) own(text string) []byte {
+	return fileLine(time.Now(), w.host, "heartbeat", w.pid, Warn, text)
+}
+
+func (w *streamWriter) close() error { return nil }

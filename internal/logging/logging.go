@@ -5,10 +5,13 @@
 //	Nov 22 01:43:00 pa2 heartbeat: [22310]: WARN: node pa1: is dead
 //
 // logrus is the front end (one logger passed around, fields for the entity and
-// the Heartbeat level); the hooks below do the writing: syslog with the
-// facility of `logfacility`, and the `logfile`/`debugfile` files. Nothing here
-// may block the daemon's main loop: a stalled syslog socket drops messages
-// (counted) rather than delaying a keepalive.
+// the Heartbeat level); the hooks in hooks.go do the writing: syslog with the
+// facility of `logfacility`, and the `logfile`/`debugfile` files; stderr in
+// foreground mode. Nothing here may block the daemon's main loop: every
+// destination (sink) has its own bounded queue and writer goroutine, so a
+// stalled syslog socket, a full stderr pipe or a log file on a hung disk
+// drops that sink's lines (counted, and reported in it once it moves again)
+// rather than delaying a keepalive. Flush and Close drain the queues.
 package logging
 
 import (
@@ -97,27 +100,32 @@ type Logger struct {
 	lr     *logrus.Logger
 	pid    int
 	mu     sync.Mutex
-	hooks  []hook
-	stderr io.Writer
+	hooks  []*sinkHook
+	stderr *sink // nil unless Options.Stderr
 	host   string
 }
-
-type closer interface{ Close() error }
 
 // New builds a logger from the ha.cf options. A syslog socket that cannot be
 // reached is not an error: the hook keeps retrying, as rsyslog may start later.
 func New(o Options) (*Logger, error) {
+	var stderr io.Writer
+	if o.Stderr {
+		stderr = os.Stderr
+	}
+	return newLogger(o, stderr)
+}
+
+// newLogger is New with the foreground stream given (tests pass their own).
+func newLogger(o Options, stderr io.Writer) (*Logger, error) {
 	lr := logrus.New()
 	lr.SetOutput(io.Discard)
+	lr.SetFormatter(noFormat{})
 	lr.SetLevel(logrus.DebugLevel)
 	l := &Logger{lr: lr, pid: os.Getpid(), host: o.Host}
 	if l.host == "" {
 		l.host, _ = os.Hostname()
 	}
-	if o.Stderr {
-		l.stderr = os.Stderr
-	}
-	hooks, err := newHooks(o, l.host)
+	hooks, err := newHooks(o, l.host, l.pid, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -125,22 +133,26 @@ func New(o Options) (*Logger, error) {
 		lr.AddHook(h)
 	}
 	l.hooks = hooks
+	if stderr != nil {
+		l.stderr = newSink("stderr", &streamWriter{w: stderr, host: l.host, pid: l.pid}, nil)
+	}
 	return l, nil
 }
 
-// hook is what New builds from the options: a logrus hook that can be closed.
-type hook interface {
-	logrus.Hook
-	closer
-}
+// noFormat skips logrus's own formatting: its output is discarded, the
+// hooks write.
+type noFormat struct{}
+
+func (noFormat) Format(*logrus.Entry) ([]byte, error) { return nil, nil }
 
 // newHooks builds the syslog and file hooks for o. A syslog socket that
-// cannot be reached is not an error (the hook keeps retrying).
-func newHooks(o Options, host string) ([]hook, error) {
-	var hooks []hook
+// cannot be reached is not an error (the hook keeps retrying). The hooks'
+// writers wait for after, if set, before they write.
+func newHooks(o Options, host string, pid int, after <-chan struct{}) ([]*sinkHook, error) {
+	var hooks []*sinkHook
 	closeAll := func() {
 		for _, h := range hooks {
-			h.Close()
+			h.close(false, time.Time{})
 		}
 	}
 	if o.Facility != "" && o.Facility != "none" {
@@ -152,16 +164,16 @@ func newHooks(o Options, host string) ([]hook, error) {
 		if path == "" {
 			path = "/dev/log"
 		}
-		hooks = append(hooks, newSyslogHook(path, fac, o.Debug > 0))
+		hooks = append(hooks, newSyslogHook(path, fac, o.Debug > 0, pid, after))
 	}
 	for _, f := range []struct {
-		path  string
-		debug bool
-	}{{o.LogFile, false}, {o.DebugFile, true}} {
+		name, path string
+		debug      bool
+	}{{"logfile", o.LogFile, false}, {"debugfile", o.DebugFile, true}} {
 		if f.path == "" || f.path == "none" {
 			continue
 		}
-		h, err := newFileHook(f.path, f.debug, host)
+		h, err := newFileHook(f.name, f.path, f.debug, host, pid, after)
 		if err != nil {
 			closeAll()
 			return nil, err
@@ -173,11 +185,20 @@ func newHooks(o Options, host string) ([]hook, error) {
 
 // Reconfigure switches the logger to new ha.cf logging options (heartbeatd
 // reload) without a gap: the new hooks are in place before the old ones are
-// flushed and closed, and every holder of the *Logger (media, script
-// executor, admin socket) follows at once. Stderr and Host stay as at New.
-// On error the logger is unchanged.
+// closed, and every holder of the *Logger (media, script executor, admin
+// socket) follows at once. It does not wait for the old queues: they are
+// written out by their own writers, and the new sinks hold their lines
+// until then (at most drainWait), so that a file kept across the reload
+// keeps its order. Stderr and Host stay as at New. On error the logger is
+// unchanged.
 func (l *Logger) Reconfigure(o Options) error {
-	hooks, err := newHooks(o, l.host)
+	l.mu.Lock()
+	var oldSinks []*sink
+	for _, h := range l.hooks {
+		oldSinks = append(oldSinks, h.sink)
+	}
+	l.mu.Unlock()
+	hooks, err := newHooks(o, l.host, l.pid, allDone(oldSinks))
 	if err != nil {
 		return err
 	}
@@ -191,7 +212,7 @@ func (l *Logger) Reconfigure(o Options) error {
 	l.hooks = hooks
 	l.mu.Unlock()
 	for _, h := range old {
-		h.Close()
+		h.close(false, time.Time{})
 	}
 	return nil
 }
@@ -209,9 +230,7 @@ func (l *Logger) LogPID(entity string, pid int, level Level, text string) {
 		return
 	}
 	if l.stderr != nil {
-		l.mu.Lock()
-		fmt.Fprintln(l.stderr, FileLine(time.Now(), l.host, entity, pid, level, text))
-		l.mu.Unlock()
+		l.stderr.put(fileLine(time.Now(), l.host, entity, pid, level, text))
 	}
 	l.lr.WithFields(logrus.Fields{"entity": entity, "pid": pid, "hblevel": level}).Log(level.logrus(), text)
 }
@@ -221,33 +240,73 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 	l.Log("heartbeat", level, fmt.Sprintf(format, args...))
 }
 
-// Close flushes and closes every hook.
+// sinks are the current destinations, stderr included.
+func (l *Logger) sinks() []*sink {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*sink
+	for _, h := range l.hooks {
+		out = append(out, h.sink)
+	}
+	if l.stderr != nil {
+		out = append(out, l.stderr)
+	}
+	return out
+}
+
+// Flush waits until every line logged before it has been written (or
+// dropped and the drop reported), at most drainWait in all. The error names
+// the sinks still busy then. Tests flush before reading a log file.
+func (l *Logger) Flush() error {
+	if l == nil {
+		return nil
+	}
+	deadline := time.Now().Add(drainWait)
+	var stuck []string
+	for _, s := range l.sinks() {
+		if !s.flush(deadline) {
+			stuck = append(stuck, s.name)
+		}
+	}
+	if len(stuck) > 0 {
+		return fmt.Errorf("logging: %s not drained within %v", strings.Join(stuck, ", "), drainWait)
+	}
+	return nil
+}
+
+// Close writes out every queue and closes every destination, waiting at
+// most drainWait in all (a sink stuck beyond that is abandoned). Lines
+// logged afterwards are dropped.
 func (l *Logger) Close() error {
 	if l == nil {
 		return nil
 	}
-	l.mu.Lock()
-	hooks := l.hooks
-	l.mu.Unlock()
+	deadline := time.Now().Add(drainWait)
+	sinks := l.sinks()
+	for _, s := range sinks {
+		s.close(false, deadline)
+	}
+	var stuck []string
 	var first error
-	for _, h := range hooks {
-		if err := h.Close(); err != nil && first == nil {
+	for _, s := range sinks {
+		if !s.close(true, deadline) {
+			stuck = append(stuck, s.name)
+		} else if err := s.closeErr(); err != nil && first == nil {
 			first = err
 		}
+	}
+	if len(stuck) > 0 {
+		return fmt.Errorf("logging: %s not drained within %v", strings.Join(stuck, ", "), drainWait)
 	}
 	return first
 }
 
-// Dropped returns how many syslog lines were dropped because the socket was
-// gone or too slow.
+// Dropped returns how many lines the current sinks dropped, because a
+// queue was full or a destination refused them (a syslog socket gone).
 func (l *Logger) Dropped() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var n uint64
-	for _, h := range l.hooks {
-		if s, ok := h.(*syslogHook); ok {
-			n += s.dropped.Load()
-		}
+	for _, s := range l.sinks() {
+		n += s.dropped.Load()
 	}
 	return n
 }

@@ -97,13 +97,23 @@ func TestSyslogRestartDoesNotBlockAndResumes(t *testing.T) {
 	srv = listenGram(t, sock)
 	defer srv.Close()
 	deadline := time.Now().Add(5 * time.Second)
+	reported := false
+	report := regexp.MustCompile(`heartbeat: \[\d+\]: WARN: logging: \d+ lines? dropped, sink syslog (slow|unavailable)$`)
 	for time.Now().Before(deadline) {
 		l.Log("heartbeat", Info, "after")
 		srv.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 		buf := make([]byte, 4096)
-		if n, err := srv.Read(buf); err == nil && strings.HasSuffix(string(buf[:n]), "after") {
+		n, err := srv.Read(buf)
+		if err != nil {
+			continue
+		}
+		reported = reported || report.Match(buf[:n])
+		if strings.HasSuffix(string(buf[:n]), "after") {
 			if l.Dropped() == 0 {
 				t.Fatal("lines logged while syslog was down were not counted as dropped")
+			}
+			if !reported {
+				t.Fatal("no drop report in syslog before the first line after its return")
 			}
 			return
 		}

@@ -15,17 +15,6 @@ type Set struct {
 // NewSet returns an empty set whose media get cfg.
 func NewSet(cfg Config) *Set { return &Set{cfg: cfg} }
 
-// Open adds the medium spec. A medium that cannot even be described is an
-// error; one whose interface is missing opens as a down link and retries.
-func (s *Set) Open(spec Spec) error {
-	md, err := OpenConfig(spec, s.cfg)
-	if err != nil {
-		return err
-	}
-	s.list = append(s.list, md)
-	return nil
-}
-
 // Close closes every medium.
 func (s *Set) Close() {
 	for _, m := range s.list {
@@ -64,9 +53,11 @@ func (s *Set) Send(pkt []byte, serial func() ([]byte, error)) (failed int, errs 
 	return failed, errs
 }
 
-// Replace makes the set hold exactly specs: it opens the added ones, calls
-// commit (which must accept the new list, or nothing changes), then closes
-// the removed ones. labels[i] prefixes an error about specs[i] (the ha.cf
+// Replace makes the set hold exactly specs (the first call opens them
+// all): it opens the added ones, calls commit (which must accept the new
+// list, or nothing changes), then closes the removed ones. A medium that
+// cannot even be described is an error; one whose interface is missing
+// opens as a down link and retries. labels[i] prefixes an error about specs[i] (the ha.cf
 // line). It returns a summary such as "media +bcast eth2 -ucast eth1 ...".
 func (s *Set) Replace(specs []Spec, labels []string, commit func() error) (string, error) {
 	keep := map[Spec]bool{}

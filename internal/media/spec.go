@@ -116,6 +116,15 @@ type Packet struct {
 	From netip.AddrPort // sender; invalid (zero) for serial
 }
 
+// Sender names the sender for a log line: ADDR:PORT, "-" for a serial
+// frame.
+func (p Packet) Sender() string {
+	if !p.From.IsValid() {
+		return "-"
+	}
+	return p.From.String()
+}
+
 // Medium is what the daemon holds per configured link.
 type Medium interface {
 	Name() string

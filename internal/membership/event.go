@@ -136,6 +136,20 @@ type Overheard struct {
 	Msg *wire.Message
 }
 
+// PersistPeer asks the shell to store, durably, the last generation and
+// sequence number seen from a peer (state.SavePeers), and to hand the
+// stored records back in Config.PeerRecords at the next start. Emitted when
+// a peer is declared dead, sends shutdone, or is first seen in a new
+// generation; Table.Records gives every peer's at a clean stop. With them a
+// dead peer, or any peer after our own restart, is accepted again only
+// with a newer generation or the same one and a higher seq: a recorded
+// packet replayed later no longer brings it back (issue 12).
+type PersistPeer struct {
+	Node     string
+	Gen, Seq uint64
+}
+
+func (PersistPeer) isAction()     {}
 func (Overheard) isAction()       {}
 func (Transmit) isAction()        {}
 func (Log) isAction()             {}

@@ -160,8 +160,12 @@ func newPeer(r *rig, name string) *peer {
 	return &peer{name: name, gen: 0x6b024820, now: func() time.Time { return r.now }}
 }
 
-// msg builds the next message of type typ with body fields kv.
+// msg builds the next message of type typ with body fields kv. NS_
+// messages carry no seq and use up none.
 func (p *peer) msg(typ string, kv ...string) *wire.Message {
+	if strings.HasPrefix(typ, "NS_") {
+		return p.msgSeq(0, typ, kv...)
+	}
 	p.seq++
 	return p.msgSeq(p.seq, typ, kv...)
 }

@@ -45,13 +45,17 @@ func (h *history) find(seq uint64) *histEntry {
 // serveRexmit answers a peer's NS_rexmit: re-send each stored message (the
 // same fields, so the same MACs) unless it went out less than
 // max_rexmit_delay-10 ms ago, at most 50 per request; NAK what we no longer
-// have. firstseq/lastseq are DECIMAL, unlike every other seq.
+// have. firstseq/lastseq are DECIMAL, unlike every other seq. Only seqs we
+// have sent in this generation are answered: a request beyond our highest
+// one is only logged, like Heartbeat's. What one peer's requests may cost
+// us is bounded by its rate limits (limit.go); the rest of a request that
+// runs out of budget is dropped, and a real peer asks again.
 func (t *Table) serveRexmit(now time.Time, from *node, m *wire.Message) {
 	first, err1 := strconv.ParseUint(m.Value("firstseq"), 10, 64)
 	last, err2 := strconv.ParseUint(m.Value("lastseq"), 10, 64)
 	if err1 != nil || err2 != nil || first == 0 || last == 0 || first > last {
 		t.stats.Malformed++
-		t.logf("ERROR", "Invalid rexmit seqnos")
+		t.peerLogf(from, "ERROR", "Invalid rexmit seqnos")
 		return
 	}
 	minGap := t.cfg.MaxRexmitDelay - 10*time.Millisecond
@@ -64,7 +68,7 @@ func (t *Table) serveRexmit(now time.Time, from *node, m *wire.Message) {
 			continue
 		}
 		if seq > t.hist.hiSeq {
-			t.logf("WARN", "Rexmit of seq %d requested. %d is max.", seq, t.hist.hiSeq)
+			t.peerLogf(from, "WARN", "Rexmit of seq %d requested. %d is max.", seq, t.hist.hiSeq)
 			return
 		}
 		sent++
@@ -72,17 +76,25 @@ func (t *Table) serveRexmit(now time.Time, from *node, m *wire.Message) {
 			return
 		}
 		if seq <= t.hist.lowSeq() {
-			t.nak(now, from, seq, "seqno too low")
+			if !t.nak(now, from, seq, "seqno too low") {
+				return
+			}
 			continue
 		}
 		e := t.hist.find(seq)
 		if e == nil {
-			t.nak(now, from, seq, "seqno not found")
+			if !t.nak(now, from, seq, "seqno not found") {
+				return
+			}
 			continue
 		}
 		if !e.lastRexmit.IsZero() && now.Sub(e.lastRexmit) < minGap {
 			sent--
 			continue
+		}
+		if !from.limits.rexmit.take(now, rexmitBurst, rexmitEvery) {
+			t.stats.RexmitLimited++
+			return
 		}
 		e.lastRexmit = now
 		t.stats.Retransmitted++
@@ -90,13 +102,20 @@ func (t *Table) serveRexmit(now time.Time, from *node, m *wire.Message) {
 	}
 }
 
-func (t *Table) nak(now time.Time, to *node, seq uint64, reason string) {
+// nak tells the requester we no longer have seq, within its NAK budget;
+// false when the budget is spent.
+func (t *Table) nak(now time.Time, to *node, seq uint64, reason string) bool {
+	if !to.limits.nak.take(now, nakBurst, nakEvery) {
+		t.stats.RexmitLimited++
+		return false
+	}
 	t.stats.Naks++
-	t.logf("ERROR", "Cannot rexmit pkt %d for %s: %s", seq, to.name, reason)
+	t.peerLogf(to, "ERROR", "Cannot rexmit pkt %d for %s: %s", seq, to.name, reason)
 	t.send(now, wireMessage("NS_nak_rexmit",
 		"firstseq", strconv.FormatUint(seq, 16),
 		"dest", to.name,
 		"info", reason))
+	return true
 }
 
 // rexmitTimer is one pending request for a missing message.

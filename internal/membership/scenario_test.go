@@ -19,7 +19,8 @@ import (
 //
 //	config key=value...    before anything else: local, nodes, links (comma
 //	                       lists), keepalive, deadtime, warntime, initdead,
-//	                       deadcheck
+//	                       deadcheck, records (comma list of NODE:GEN:SEQ,
+//	                       hex: the stored PeerRecords)
 //	start, tick            Start, Tick
 //	recv NODE LINKS t=TYPE field=value...
 //	                       a message from peer NODE on each of LINKS (comma
@@ -28,7 +29,20 @@ import (
 //	                       a Heartbeat peer sends them (seq counts up per
 //	                       peer); seq=HEX or hg=HEX override them
 //	restart NODE           the peer's daemon restarts: next generation, seq 1
+//	replay NODE LINKS [seq=HEX] [hg=HEX] [t=TYPE] [count=N]
+//	                       a recording of one of NODE's earlier messages
+//	                       played back, byte for byte (same ts), count
+//	                       times on each of LINKS: the one with that seq
+//	                       (and generation, default the current), or the
+//	                       last one of type TYPE (NS_ messages have no
+//	                       seq), or the last one built
 //	send field=value...    Send on behalf of an upper layer
+//	sendmany N field=value...
+//	                       N Sends at once; one summary line instead of
+//	                       the actions
+//	peers                  each peer's sequence tracking: generation, last
+//	                       and floor seq, what it ACKed, what was stored
+//	stats                  the counters about replays and rate limits
 //	shutdown [restart]     Shutdown
 //	nodes                  the node and link table, as cl_status shows it
 //
@@ -49,6 +63,9 @@ type memScenario struct {
 	cfg   Config
 	tb    *Table
 	peers map[string]*peer
+	// tape holds every message recv built, for replay: by peer and
+	// "gen/seq", and the last one per peer under "last".
+	tape map[string]map[string]*wire.Message
 }
 
 // envelope are the fields the sender's table adds to every message.
@@ -80,8 +97,23 @@ func (s *memScenario) Do(c scenario.Cmd) ([]string, error) {
 		p.gen++
 		p.seq = 0
 		return nil, nil
+	case "replay":
+		return s.replay(c)
 	case "send":
 		return s.step(Send{Msg: buildMsg(c.KVs())}), nil
+	case "sendmany":
+		return s.sendMany(c)
+	case "peers":
+		var out []string
+		for _, n := range s.tb.nodes {
+			if n == s.tb.self {
+				continue
+			}
+			tr := n.track
+			out = append(out, fmt.Sprintf("%s gen=%x last=%x floor=%x acked=%x stored=%x:%x",
+				n.name, tr.generation, tr.lastSeq, tr.floor, tr.peerAck, n.persisted.Gen, n.persisted.Seq))
+		}
+		return out, nil
 	case "shutdown":
 		return s.step(Shutdown{Restart: len(c.Args) == 1 && c.Args[0] == "restart"}), nil
 	case "nodes":
@@ -94,6 +126,10 @@ func (s *memScenario) Do(c scenario.Cmd) ([]string, error) {
 			out = append(out, line)
 		}
 		return out, nil
+	case "stats":
+		st := s.tb.Stats()
+		return []string{fmt.Sprintf("replays=%d stale=%d retransmitted=%d naks=%d rexmit-limited=%d logs-suppressed=%d",
+			st.Replays, st.Stale, st.Retransmitted, st.Naks, st.RexmitLimited, st.LogsSuppressed)}, nil
 	}
 	return nil, fmt.Errorf("unknown command %q", c.Name)
 }
@@ -140,6 +176,17 @@ func (s *memScenario) configure(c scenario.Cmd) error {
 			d = &s.cfg.Initdead
 		case "deadcheck":
 			d = &s.cfg.DeadCheck
+		case "records":
+			s.cfg.PeerRecords = map[string]PeerRecord{}
+			for _, r := range strings.Split(kv.Value, ",") {
+				var name string
+				var rec PeerRecord
+				if n, err := fmt.Sscanf(strings.ReplaceAll(r, ":", " "), "%s %x %x", &name, &rec.Gen, &rec.Seq); n != 3 || err != nil {
+					return fmt.Errorf("records: %q is not NODE:GEN:SEQ", r)
+				}
+				s.cfg.PeerRecords[name] = rec
+			}
+			continue
 		default:
 			return fmt.Errorf("unknown config key %q", kv.Key)
 		}
@@ -202,11 +249,104 @@ func (s *memScenario) recv(c scenario.Cmd) ([]string, error) {
 	for _, kv := range over {
 		m.Set(kv.Key, kv.Value)
 	}
+	s.record(p.name, m)
 	var out []string
 	for _, link := range strings.Split(pos[1], ",") {
 		out = append(out, s.step(Received{Msg: m.Clone(), Link: link})...)
 	}
 	return out, nil
+}
+
+func (s *memScenario) record(name string, m *wire.Message) {
+	if s.tape == nil {
+		s.tape = map[string]map[string]*wire.Message{}
+	}
+	if s.tape[name] == nil {
+		s.tape[name] = map[string]*wire.Message{}
+	}
+	s.tape[name]["last"] = m.Clone()
+	s.tape[name]["type/"+m.Type()] = m.Clone()
+	if seq, ok := m.Get("seq"); ok {
+		s.tape[name][m.Value("hg")+"/"+seq] = m.Clone()
+	}
+}
+
+// replay plays a recorded message of a peer back, as an attacker on the
+// wire would: the peer's own state (seq, generation) does not change.
+func (s *memScenario) replay(c scenario.Cmd) ([]string, error) {
+	pos := c.Pos()
+	p, err := s.peer(pos)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != 2 {
+		return nil, fmt.Errorf("usage: replay NODE LINK[,LINK] [seq=HEX] [hg=HEX] [count=N]")
+	}
+	key := "last"
+	if typ, ok := c.Get("t"); ok {
+		key = "type/" + typ
+	}
+	if seq, ok := c.Get("seq"); ok {
+		hg, ok := c.Get("hg")
+		if !ok {
+			hg = strconv.FormatUint(p.gen, 16)
+		}
+		key = hg + "/" + seq
+	}
+	m := s.tape[p.name][key]
+	if m == nil {
+		return nil, fmt.Errorf("replay: no recorded message %s of %s", key, p.name)
+	}
+	count := 1
+	if v, ok := c.Get("count"); ok {
+		if count, err = strconv.Atoi(v); err != nil || count < 1 {
+			return nil, fmt.Errorf("replay: count %q", v)
+		}
+	}
+	var out []string
+	for i := 0; i < count; i++ {
+		for _, link := range strings.Split(pos[1], ",") {
+			out = append(out, s.step(Received{Msg: m.Clone(), Link: link})...)
+		}
+	}
+	return out, nil
+}
+
+// sendMany sends N messages and sums up what came of them, so that a file
+// can run past the retransmission history without 500 lines of sends.
+func (s *memScenario) sendMany(c scenario.Cmd) ([]string, error) {
+	pos := c.Pos()
+	if len(pos) != 1 {
+		return nil, fmt.Errorf("usage: sendmany N field=value...")
+	}
+	count, err := strconv.Atoi(pos[0])
+	if err != nil || count < 1 {
+		return nil, fmt.Errorf("sendmany: count %q", pos[0])
+	}
+	var first, last string
+	kinds := map[string]int{}
+	for i := 0; i < count; i++ {
+		for _, a := range s.tb.Step(s.clk.Now, Send{Msg: buildMsg(c.KVs())}) {
+			kinds[strings.Fields(renderAction(a))[0]]++
+			if tx, ok := a.(Transmit); ok && tx.Msg.Type() == c.KVs()[0].Value {
+				if first == "" {
+					first = tx.Msg.Value("seq")
+				}
+				last = tx.Msg.Value("seq")
+			}
+		}
+	}
+	var sum []string
+	for _, k := range []string{"send", "deliver", "log"} {
+		if kinds[k] > 0 {
+			sum = append(sum, fmt.Sprintf("%d %s", kinds[k], k))
+		}
+		delete(kinds, k)
+	}
+	if len(kinds) > 0 {
+		return nil, fmt.Errorf("sendmany: unexpected actions %v", kinds)
+	}
+	return []string{fmt.Sprintf("%s sent %d, seq=%s..%s (%s)", s.clk.Stamp(s.clk.Now), count, first, last, strings.Join(sum, ", "))}, nil
 }
 
 func buildMsg(kvs []scenario.KV) *wire.Message {
@@ -259,6 +399,8 @@ func renderAction(a Action) string {
 		return "partition-healed " + a.Node
 	case Overheard:
 		return "overheard " + body(a.Msg)
+	case PersistPeer:
+		return fmt.Sprintf("persist %s gen=%x seq=%x", a.Node, a.Gen, a.Seq)
 	}
 	return fmt.Sprintf("unknown action %#v", a)
 }

@@ -118,6 +118,9 @@ func (t *Table) start(now time.Time, loadAvg string) {
 	t.sendStatus(now)
 	t.nextStatus = now.Add(t.cfg.Keepalive)
 	t.nextDeadCheck = now.Add(t.cfg.DeadCheck)
+	// Alone in the node list, every node has been heard from (our own
+	// loopback) already: join at once, after the start-up statuses.
+	t.checkCommIsUp(now)
 }
 
 func (t *Table) tick(now time.Time) {

@@ -11,7 +11,9 @@ import (
 // seqTrack is the per-node receive state of spec §3.4 (Heartbeat's struct
 // seqtrack).
 type seqTrack struct {
-	generation   uint64          // last hg seen in a status; only grows
+	generation   uint64          // last hg seen in a status, or stored; only grows
+	genSeen      bool            // generation was seen in a status since our start
+	floor        uint64          // highest seq of generation seen before the last reset
 	lastSeq      uint64          // 0: nothing seen since the last reset
 	missing      map[uint64]bool // seqs skipped over and not yet received
 	firstMissing uint64          // lowest missing seq, 0 when none
@@ -26,6 +28,12 @@ const (
 	drop verdict = iota
 	duplicate
 	keep
+	// refuse is a drop of a packet that is not the peer's now: a replay,
+	// or another generation's. Unlike other drops it does not count as
+	// hearing from the node (the join step waits for every node to have
+	// sent something), so a recording played back at our start cannot
+	// stand in for a peer that is down.
+	refuse
 )
 
 func keepIf(toUs bool) verdict {
@@ -101,9 +109,12 @@ func (t *Table) receive(now time.Time, m *wire.Message, linkName string) {
 		copy(n.uuid[:], srcUUID)
 		n.hasUUID = true
 	}
+	v := t.shouldDrop(now, n, m, typ, seq, msgTime)
+	if v == refuse {
+		return
+	}
 	n.anyPacketsYet = true
-
-	switch t.shouldDrop(now, n, m, typ, seq, msgTime) {
+	switch v {
 	case drop:
 		return
 	case duplicate:
@@ -114,7 +125,15 @@ func (t *Table) receive(now time.Time, m *wire.Message, linkName string) {
 	t.refreshLink(now, n, linkName)
 	t.stats.Accepted++
 	t.dispatch(now, n, m, typ, seq, msgTime, linkName)
-	if !t.linksUp {
+	// Not for our own message looping back inside send: the join step
+	// would send reqnodes (or our active status) from within that send,
+	// and the nested message went on the wire before the one it was
+	// nested in. A real peer logged "1 lost packet(s) for [us] [3:5]"
+	// whenever its status made us send ours early (followPeer) and the
+	// loopback of ours completed the join step (issue 12 item 9). The
+	// peer message being handled runs the check right here, after its
+	// own sends; start runs it for a cluster of one.
+	if !t.linksUp && linkName != "" {
 		t.checkCommIsUp(now)
 	}
 }
@@ -141,24 +160,43 @@ func (t *Table) setLinkStatus(n *node, l *link, st string) {
 
 // shouldDrop is Heartbeat's should_drop_message: generation and sequence
 // bookkeeping for every packet, including those addressed to other nodes.
+//
+// On top of Heartbeat's rules a peer's packets are taken only within its
+// current generation and in order across its death and our restarts
+// (issue 12):
+//   - a packet whose seq is not above the floor (the highest seq of the
+//     current generation seen before its death, or stored before our
+//     restart) is a replay while no new packet has restarted the tracking;
+//   - a message other than a status never carries a generation newer than
+//     the current one, once one is known: a restart is announced by the
+//     peer's status (Heartbeat's first packets are status init and up),
+//     and taking another message first would mix two generations in one
+//     seq window;
+//   - NS_ messages, which have no seq, must carry the peer's current
+//     generation, and NS_ackmsg, NS_rexmit and NS_nak_rexmit count only
+//     from a live peer.
 func (t *Table) shouldDrop(now time.Time, n *node, m *wire.Message, typ string, seq, msgTime uint64) verdict {
 	tr := &n.track
 	to, hasTo := m.Get("dest")
 
 	if strings.HasPrefix(typ, "NS_") {
+		if n != t.self && !t.currentNS(n, m, typ) {
+			t.stats.Stale++
+			return refuse
+		}
 		if typ == "NS_nak_rexmit" {
 			nseq, ok := parseHex(m.Value("firstseq"))
 			if !ok || nseq == 0 {
 				t.stats.Malformed++
-				t.logf("ERROR", "should_drop_message: bad nak seq number")
+				t.peerLogf(n, "ERROR", "should_drop_message: bad nak seq number")
 				return drop
 			}
 			if !hasTo {
-				t.logf("WARN", "should_drop_message: tonodename not found heartbeat version not matching?")
+				t.peerLogf(n, "WARN", "should_drop_message: tonodename not found heartbeat version not matching?")
 			}
 			if !hasTo || to == t.cfg.Local {
 				t.stats.Irretrievable++
-				t.logf("ERROR", "Irretrievably lost packet: node %s seq %d", n.name, nseq)
+				t.peerLogf(n, "ERROR", "Irretrievably lost packet: node %s seq %d", n.name, nseq)
 			}
 			t.isLostPacket(n, nseq)
 			return drop
@@ -191,8 +229,30 @@ func (t *Table) shouldDrop(now time.Time, n *node, m *wire.Message, typ string, 
 
 	if gen < tr.generation {
 		t.stats.Replays++
-		t.logf("ERROR", "should_drop_message: attempted replay attack [%s]? [gen = %d, curgen = %d]", n.name, gen, tr.generation)
-		return drop
+		t.peerLogf(n, "ERROR", "should_drop_message: attempted replay attack [%s]? [gen = %d, curgen = %d]", n.name, gen, tr.generation)
+		if !n.genHinted && n != t.self && typ == "status" && !n.live() {
+			// A real peer whose generation went back (its hb_generation
+			// unreadable: Heartbeat then restarts at 1) is refused
+			// for good, across our restarts too: say how to undo it.
+			// (Not for a stray packet of the generation before a live
+			// peer's restart.)
+			n.genHinted = true
+			t.logf("info", "If %s really restarted with a lower generation (hb_generation lost or reset), it stays refused: stop heartbeatd, delete %s's line from %s and start heartbeatd again", n.name, n.name, "hb_peers")
+		}
+		return refuse
+	}
+	if gen > tr.generation && typ != "status" && tr.generation > 0 {
+		t.stats.Stale++
+		return refuse
+	}
+	if gen == tr.generation && tr.lastSeq == 0 && seq <= tr.floor {
+		if typ == "status" && n.status == StatusDead && seq <= n.statusSeq {
+			t.stats.OldDropped++ // Heartbeat drops this one too, silently
+			return drop
+		}
+		t.stats.Replays++
+		t.peerLogf(n, "ERROR", "should_drop_message: replayed packet [%s]? [gen = %d, seq = %d, last seq = %d]", n.name, gen, seq, tr.floor)
+		return refuse
 	}
 	if typ == "status" {
 		if gen == tr.generation && gen > 0 {
@@ -212,16 +272,26 @@ func (t *Table) shouldDrop(now time.Time, n *node, m *wire.Message, typ string, 
 				t.sendStatus(now)
 			}
 		} else if gen > tr.generation {
-			if tr.generation > 0 {
+			// Heartbeat logs a restart only for a generation it saw
+			// itself; one we stored before our own restart is not news.
+			if tr.genSeen {
 				t.logf("info", "Heartbeat restart on node %s", n.name)
 				t.emit(PeerRestarted{Node: n.name})
 			}
 			t.resetTrack(n)
+			tr.floor = 0
 			n.remoteTS = 0
 			n.lastStatus = time.Time{}
 			n.statusSeq = 0
+			if n != t.self {
+				// Stored at once: after a crash of ours, packets of
+				// the generations before it stay refused.
+				n.persisted = PeerRecord{Gen: gen, Seq: seq}
+				t.emit(PersistPeer{Node: n.name, Gen: gen, Seq: seq})
+			}
 		}
 		tr.generation = gen
+		tr.genSeen = tr.genSeen || gen > 0
 	}
 
 	if tr.lastSeq == 0 || seq == tr.lastSeq+1 {
@@ -297,11 +367,14 @@ func (t *Table) forgetMissing(n *node, seq uint64) {
 }
 
 // resetTrack is reset_seqtrack: forget sequence state and pending
-// retransmission requests (the generation is kept).
+// retransmission requests. The generation is kept, and so is the highest
+// seq seen in it (the floor), so that no packet of it seen before comes
+// back in.
 func (t *Table) resetTrack(n *node) {
 	for seq := range n.track.missing {
 		t.cancelRexmit(n, seq)
 	}
+	n.track.floor = max(n.track.floor, n.track.lastSeq)
 	n.track.missing = nil
 	n.track.firstMissing = 0
 	n.track.lastSeq = 0
@@ -343,6 +416,22 @@ func (t *Table) isLostPacket(n *node, seq uint64) bool {
 	}
 	if ack >= old {
 		t.ackIfNeeded(t.now, n, ack)
+	}
+	return true
+}
+
+// currentNS: an NS_ message from peer n carries its current generation
+// (Heartbeat adds hg to NS_ messages too) and, for the types that make us
+// act on our own history, n is alive. A missing hg counts as 0, as for
+// any other message.
+func (t *Table) currentNS(n *node, m *wire.Message, typ string) bool {
+	gen, ok := parseHex(m.Value("hg"))
+	if !ok || gen == 0 || gen != n.track.generation {
+		return false
+	}
+	switch typ {
+	case "NS_ackmsg", "NS_rexmit", "NS_nak_rexmit":
+		return n.live()
 	}
 	return true
 }

@@ -30,6 +30,7 @@ func (t *Table) dispatch(now time.Time, n *node, m *wire.Message, typ string, se
 		if n != t.self {
 			t.logf("info", "Received shutdown notice from '%s'.", n.name)
 			t.emit(PeerShutdown{Node: n.name})
+			t.persist(n)
 		}
 	default:
 		t.emit(Deliver{Msg: m, Link: linkName})
@@ -128,6 +129,7 @@ func (t *Table) markDead(now time.Time, n *node) {
 	n.remoteTS = 0
 	n.anyPacketsYet = false
 	t.resetTrack(n)
+	t.persist(n)
 }
 
 // checkTimeouts is check_for_timeouts, run every 250 ms.
@@ -282,7 +284,9 @@ func (t *Table) handleAck(n *node, m *wire.Message) {
 		return
 	}
 	if ack > t.lastSeq {
-		t.logf("ERROR", "HBDoMsg_T_ACK: corrupted ackseq current hiseq = %d ackseq =%d in this message", t.lastSeq, ack)
+		// Beyond what we ever sent: forged, or replayed from before our
+		// own restart. Taking it would stop us retransmitting to n.
+		t.peerLogf(n, "ERROR", "HBDoMsg_T_ACK: corrupted ackseq current hiseq = %d ackseq =%d in this message", t.lastSeq, ack)
 		return
 	}
 	n.track.peerAck = ack

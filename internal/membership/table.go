@@ -85,6 +85,21 @@ type Config struct {
 	// checks every 250 ms (the default), which adds up to 250 ms to every
 	// failover; heartbeatd's daemon uses 1 ms and wakes at NextWake.
 	DeadCheck time.Duration
+	// PeerRecords are the peers' last generation and seq as the shell
+	// stored them (PersistPeer actions, Records at a clean stop), keyed
+	// by node name. A peer with a record is accepted only with a newer
+	// generation, or the same one and a higher seq, so packets recorded
+	// before our restart cannot be replayed to us. Optional; records of
+	// nodes not in Nodes, of the local node and with generation 0 are
+	// ignored. Heartbeat keeps nothing of the kind: it forgets every
+	// peer's sequence state when it restarts.
+	PeerRecords map[string]PeerRecord
+}
+
+// PeerRecord is a peer's generation and the highest seq seen from it in
+// that generation.
+type PeerRecord struct {
+	Gen, Seq uint64
 }
 
 func (c *Config) validate() error {
@@ -157,6 +172,16 @@ type Stats struct {
 	RexmitAsked   uint64 // NS_rexmit requests we sent
 	Retransmitted uint64 // messages we re-sent for peers
 	Naks          uint64 // NS_nak_rexmit we sent
+	// Stale counts messages dropped because they are not of the peer's
+	// current generation (an NS_ message, or another message before a
+	// status announced that generation), or because the peer is not
+	// alive (NS_ackmsg, NS_rexmit, NS_nak_rexmit).
+	Stale uint64
+	// RexmitLimited counts retransmissions and NAKs refused by a peer's
+	// rate limit; LogsSuppressed the log lines about its packets that
+	// were left out (see limit.go).
+	RexmitLimited  uint64
+	LogsSuppressed uint64
 }
 
 // NodeInfo is one node as cl_status listnodes shows it.
@@ -194,6 +219,17 @@ type node struct {
 
 	track seqTrack
 	links []*link
+
+	persisted PeerRecord // what the shell stored last (PersistPeer, Config)
+	limits    peerLimits // retransmissions, NAKs and log lines for it
+	genHinted bool       // the lower-generation hint was logged
+}
+
+// live: the node is up or active, or has sent a status of its current
+// generation saying init. Only a live peer's NS_ackmsg, NS_rexmit and
+// NS_nak_rexmit count (status starts as init before anything is heard).
+func (n *node) live() bool {
+	return n.status == StatusUp || n.status == StatusActive || (n.status == StatusInit && n.statusSeq > 0)
 }
 
 // Table is the membership state of the local node. It is not safe for
@@ -263,6 +299,15 @@ func New(cfg Config) (*Table, error) {
 	}
 	t.self = t.byName[cfg.Local]
 	t.self.uuid, t.self.hasUUID = cfg.UUID, true
+	for name, r := range cfg.PeerRecords {
+		n := t.byName[name]
+		if n == nil || n == t.self || r.Gen == 0 {
+			continue
+		}
+		n.track.generation, n.track.floor = r.Gen, r.Seq
+		n.persisted = r
+	}
+	t.cfg.PeerRecords = nil // not retained
 	return t, nil
 }
 
@@ -323,6 +368,36 @@ func (t *Table) Links(nodeName string) []LinkInfo {
 		out = append(out, LinkInfo{Name: l.name, Status: l.status})
 	}
 	return out
+}
+
+// Records is every peer's generation and highest seq seen in it, for the
+// shell to store at a clean stop (as PersistPeer records) and pass back in
+// Config.PeerRecords at the next start. Peers never heard from and without
+// a record are left out.
+func (t *Table) Records() map[string]PeerRecord {
+	out := map[string]PeerRecord{}
+	for _, n := range t.nodes {
+		if r := n.record(); n != t.self && r.Gen != 0 {
+			out[n.name] = r
+		}
+	}
+	return out
+}
+
+// record is what a PersistPeer for n says now.
+func (n *node) record() PeerRecord {
+	return PeerRecord{Gen: n.track.generation, Seq: max(n.track.floor, n.track.lastSeq)}
+}
+
+// persist asks the shell to store n's record if it changed since it was
+// last stored.
+func (t *Table) persist(n *node) {
+	r := n.record()
+	if n == t.self || r.Gen == 0 || r == n.persisted {
+		return
+	}
+	n.persisted = r
+	t.emit(PersistPeer{Node: n.name, Gen: r.Gen, Seq: r.Seq})
 }
 
 // LocalStatus is our own status: init, up or active.

@@ -155,6 +155,14 @@ type OutdateReply struct {
 	Text string
 }
 
+// PersistPeer stores a peer's generation and highest seq durably (the
+// state dir's hb_peers), to be handed back in membership's PeerRecords at
+// the next start: a replayed packet then never revives a dead peer.
+type PersistPeer struct {
+	Node     string
+	Gen, Seq uint64
+}
+
 // Exiting: shutdone has been sent; the shell may exit after a short linger.
 type Exiting struct{}
 
@@ -169,6 +177,7 @@ func (Log) isAction()           {}
 func (AdminReply) isAction()    {}
 func (OutdateReply) isAction()  {}
 func (Exiting) isAction()       {}
+func (PersistPeer) isAction()   {}
 func (StatusChanged) isAction() {}
 
 // rmAction carries the resource manager's own I/O actions (Fence, Reboot)

@@ -20,8 +20,9 @@ type Node struct {
 	rm          *rm.Manager
 	runs        *grouprun.Runs
 
-	now time.Time
-	out []Action
+	now      time.Time
+	lastTick time.Time // of the last Tick event
+	out      []Action
 	// queue holds the resource-manager events membership produced while
 	// the current event was handled; Step drains it before returning.
 	queue []rm.Event
@@ -74,6 +75,7 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 	case Start:
 		n.stepMem(membership.Start{LoadAvg: e.LoadAvg})
 	case Tick:
+		n.lastTick = now
 		n.stepMem(membership.Tick{LoadAvg: e.LoadAvg})
 		n.drain() // a death found by this tick reaches rm before its own tick
 		n.stepRM(rm.Tick{})
@@ -215,6 +217,8 @@ func (n *Node) onMem(a membership.Action) {
 		n.scheduleAnnounce()
 	case membership.PeerRestarted:
 		n.digestPeerGone()
+	case membership.PersistPeer:
+		n.emit(PersistPeer{Node: a.Node, Gen: a.Gen, Seq: a.Seq})
 	case membership.Overheard:
 		n.onOverheard(a.Msg)
 	}
@@ -327,10 +331,16 @@ func (n *Node) reply(r rm.Reply) {
 
 // ---- queries, for the shell's status output and the loop ----
 
+// BusyTick is how often a busy resource manager gets a Tick: its timers
+// are in seconds and it runs its state checks on Tick, so a quarter of a
+// second is fine enough and costs nothing while it is idle.
+const BusyTick = 250 * time.Millisecond
+
 // NextWake is when the node must next get a Tick at the latest: the
-// earliest of membership's deadlines, an outdate wait's and a pending
-// re-announcement's. The resource manager's own timers are coarse; the
-// shell ticks a busy one at least every 250 ms (see Idle).
+// earliest of membership's deadlines, an outdate wait's, a pending
+// re-announcement's, a stop retry's, and BusyTick after the last Tick
+// while the resource manager has something under way. Zero: nothing is
+// due (the shell may sleep as long as it likes).
 func (n *Node) NextWake() time.Time {
 	w := n.mem.NextWake()
 	earlier := func(t time.Time) {
@@ -342,6 +352,9 @@ func (n *Node) NextWake() time.Time {
 	earlier(n.runs.NextWake())
 	for _, o := range n.outdate.waits {
 		earlier(o.deadline)
+	}
+	if !n.rm.Idle() {
+		earlier(n.lastTick.Add(BusyTick))
 	}
 	return w
 }

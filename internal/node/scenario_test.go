@@ -32,7 +32,8 @@ import (
 //	                      pa2's status messages arrive every keepalive on
 //	                      the links given (default both), or stop coming
 //	recv LINK[,LINK] t=TYPE field=value...
-//	                      one message from pa2, with its envelope
+//	                      one message from pa2, with its envelope (seq=HEX
+//	                      replays a recorded one)
 //	script ID ok|fail|running|stopped|missing|incomplete
 //	                      the outcome of the RunScript with that ID: ok and
 //	                      fail for a start or stop (exit 0 or 1), running
@@ -117,8 +118,7 @@ func (s *nodeScenario) build() error {
 }
 
 // NextWake: the node's own wake-up, the shell's longest sleep after the
-// last tick (250 ms while the resource manager is busy, 5 s when idle),
-// and pa2's next heartbeat.
+// last tick (5 s), and pa2's next heartbeat.
 func (s *nodeScenario) NextWake() time.Time {
 	if s.n == nil {
 		return time.Time{}
@@ -153,13 +153,9 @@ func (s *nodeScenario) Tick() []string {
 	return out
 }
 
-// sleep is the shell's longest sleep (daemon/loop.go).
-func (s *nodeScenario) sleep() time.Duration {
-	if s.n.Idle() {
-		return 5 * time.Second
-	}
-	return 250 * time.Millisecond
-}
+// sleep is the shell's longest sleep (daemon/loop.go); the node's
+// NextWake covers a busy resource manager.
+func (s *nodeScenario) sleep() time.Duration { return 5 * time.Second }
 
 // peerMsg is pa2's next message, with its envelope.
 func (s *nodeScenario) peerMsg(typ string, kv []string) *wire.Message {
@@ -217,10 +213,19 @@ func (s *nodeScenario) Do(c scenario.Cmd) ([]string, error) {
 			return nil, fmt.Errorf("usage: recv LINK[,LINK] t=TYPE field=value...")
 		}
 		var body []string
+		seq := ""
 		for _, kv := range kvs[1:] {
+			if kv.Key == "seq" {
+				seq = kv.Value // a recorded packet: its own seq, hex
+				continue
+			}
 			body = append(body, kv.Key, kv.Value)
 		}
 		m := s.peerMsg(kvs[0].Value, body)
+		if seq != "" {
+			s.peerSeq--
+			m.Set("seq", seq)
+		}
 		var out []string
 		for _, l := range strings.Split(pos[0], ",") {
 			out = append(out, s.step(Received{Msg: m.Clone(), Link: l})...)
@@ -337,6 +342,8 @@ func renderAction(a Action) string {
 		return fmt.Sprintf("admin-reply %s: %s", verdict, a.Text)
 	case Exiting:
 		return "exiting"
+	case PersistPeer:
+		return fmt.Sprintf("persist %s gen=%d seq=%d", a.Node, a.Gen, a.Seq)
 	}
 	if r, ok := RM(a); ok {
 		switch r := r.(type) {

@@ -342,14 +342,11 @@ func (w *world) run(d time.Duration) {
 	}
 }
 
-// wake is when node i's daemon loop next ticks: NextWake, and at most
-// 250 ms after the last Tick while the resource manager is busy.
+// wake is when node i's daemon loop next ticks, as the daemon's: NextWake,
+// and 5 s after the last Tick at the latest.
 func (w *world) wake(i int) time.Time {
 	sn := w.nodes[i]
 	wk := sn.last.Add(5 * time.Second)
-	if !sn.n.Idle() {
-		wk = sn.last.Add(250 * time.Millisecond)
-	}
 	if nw := sn.n.NextWake(); !nw.IsZero() && nw.Before(wk) {
 		wk = nw
 	}

@@ -3,6 +3,7 @@ package reload
 import (
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"heartbeatd/internal/membership"
 	"heartbeatd/internal/node"
 	"heartbeatd/internal/rm"
+	"heartbeatd/internal/script"
+	"heartbeatd/internal/state"
 	"heartbeatd/internal/wire"
 )
 
@@ -37,6 +40,22 @@ func (s *Set) Keyring() (*wire.Keyring, error) {
 		return nil, fmt.Errorf("%s: %w", s.AuthFile, err)
 	}
 	return kr, nil
+}
+
+// KeepsKey refuses a new keyring that would no longer verify what peer
+// signs with now (index idx of the running keyring; -1: nothing heard
+// yet): saving a new key on one node first would cut the pair apart within
+// deadtime, and both would take over.
+func KeepsKey(running, next *wire.Keyring, idx int, peer string) error {
+	if idx < 0 {
+		return nil
+	}
+	old, _ := running.Lookup(idx)
+	if k, ok := next.Lookup(idx); !ok || k.Method != old.Method || string(k.Secret) != string(old.Secret) {
+		return fmt.Errorf("it no longer holds key %d as %s signs with it now; to rotate keys, add the new key "+
+			"under a new index on both nodes, switch `auth N` on both, then remove the old key (authkeys(5))", idx, peer)
+	}
+	return nil
 }
 
 // Peer is the other node of ha.cf; "" when local is alone. haresources
@@ -66,6 +85,8 @@ type Run struct {
 	ConfDir    string
 	// DeadCheck is membership's dead-check grid.
 	DeadCheck time.Duration
+	// Peers are the peer records of the state dir (hb_peers).
+	Peers map[string]state.PeerRecord
 }
 
 // NodeConfig is the node core's configuration for this set.
@@ -78,6 +99,7 @@ func (s *Set) NodeConfig(r Run) node.Config {
 			Initdead: c.Initdead, MaxRexmitDelay: c.MaxRexmitDelay,
 			Generation: r.Generation, UUID: r.UUID, HopFudge: c.HopFudge, Seed: r.Seed,
 			PingNodes: len(c.PingNodes) + len(c.PingGroups), DeadCheck: r.DeadCheck,
+			PeerRecords: peerRecords(r.Peers),
 		},
 		RM: rm.Config{
 			Local: r.Local, Peer: r.Peer, Groups: s.Hares.Groups,
@@ -88,10 +110,28 @@ func (s *Set) NodeConfig(r Run) node.Config {
 	}
 }
 
+func peerRecords(in map[string]state.PeerRecord) map[string]membership.PeerRecord {
+	out := make(map[string]membership.PeerRecord, len(in))
+	for k, v := range in {
+		out[k] = membership.PeerRecord(v)
+	}
+	return out
+}
+
 // MediumSpec is one ha.cf medium as the media package opens it.
 func MediumSpec(m config.Medium) media.Spec {
 	return media.Spec{Kind: m.Kind, Interface: m.Interface, Peer: m.Peer, Group: m.Group,
 		Port: m.Port, TTL: m.TTL, Loop: m.Loop, Device: m.Device, Baud: m.Baud}
+}
+
+// Media are the set's media as the media package opens them, each with
+// its ha.cf place for error messages ("FILE:LINE: KIND").
+func (s *Set) Media() (specs []media.Spec, labels []string) {
+	for _, m := range s.Cfg.Media {
+		specs = append(specs, MediumSpec(m))
+		labels = append(labels, fmt.Sprintf("%s:%d: %s", s.Cfg.File, m.Line, m.Kind))
+	}
+	return specs, labels
 }
 
 // Links are the names of the set's media, in ha.cf order: membership's
@@ -110,4 +150,21 @@ func (s *Set) LogOptions(host string, stderr bool, syslogPath string) logging.Op
 	c := s.Cfg
 	return logging.Options{Facility: c.LogFacility, LogFile: c.LogFile, DebugFile: c.DebugFile,
 		Debug: c.Debug, Host: host, Stderr: stderr, SyslogPath: syslogPath}
+}
+
+// ScriptEnv is the environment Heartbeat gives resource scripts (spec
+// §6.8), so Debian's stock resource.d scripts, which source
+// $HA_DIR/shellfuncs and log through ha_log, run unchanged. self is this
+// binary (the resource.d wrappers of heartbeatd's own agents exec it),
+// pid the daemon's.
+func (s *Set) ScriptEnv(local, self string, pid int) []string {
+	c := s.Cfg
+	e := script.Environment{CurHost: local, LogFile: c.LogFile, DebugLog: c.DebugFile,
+		LogFacility: c.LogFacility, Debug: c.Debug, NiceFailback: c.AutoFailback != "legacy",
+		Heartbeatd: self, DaemonPID: pid}
+	for k, v := range c.Env {
+		e.Vars = append(e.Vars, script.EnvVar{Name: k, Value: v})
+	}
+	sort.Slice(e.Vars, func(i, j int) bool { return e.Vars[i].Name < e.Vars[j].Name })
+	return e.List()
 }

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"heartbeatd/internal/clock"
 )
 
 // logRecord is one Logger call.
@@ -147,4 +150,21 @@ func fmtLines(lines []string) string {
 		fmt.Fprintf(&b, "\t%s\n", l)
 	}
 	return b.String()
+}
+
+// steppedClock is a fake clock that reports every wait, so a test can
+// advance it exactly when the code under test is waiting: no sleeps.
+type steppedClock struct {
+	*clock.Fake
+	waits chan time.Duration
+}
+
+func newSteppedClock() *steppedClock {
+	return &steppedClock{Fake: clock.NewFake(time.Unix(1_000_000, 0)), waits: make(chan time.Duration)}
+}
+
+func (c *steppedClock) After(d time.Duration) <-chan time.Time {
+	ch := c.Fake.After(d)
+	c.waits <- d
+	return ch
 }

@@ -8,6 +8,7 @@ package script
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -48,6 +49,7 @@ const (
 	DefaultStopRetries   = 10              // HA_STOPRETRYMAX
 	DefaultRetryInterval = time.Second     // ResourceManager's "sleep 1"
 	DefaultKillGrace     = 5 * time.Second // SIGTERM to SIGKILL
+	DefaultReapGrace     = 5 * time.Second // SIGKILL to giving up on the process
 	// drainDelay bounds how long Run waits, after the script has exited, for
 	// its output pipes to close. A start script that leaves a daemon holding
 	// them open must not hang the resource manager.
@@ -69,15 +71,23 @@ type Runner struct {
 	Env []string
 	// Timeout per script run; 0 means none, as in Heartbeat, which waits
 	// for ever. On timeout the script's whole process group gets SIGTERM,
-	// then SIGKILL after KillGrace.
+	// then SIGKILL after KillGrace; ReapGrace bounds the wait after that.
 	Timeout   time.Duration
 	KillGrace time.Duration // default DefaultKillGrace
+	// ReapGrace is how long the script may take to die after SIGKILL.
+	// A process blocked in the kernel (a hung umount or NFS call, D state)
+	// does not die of SIGKILL until the kernel lets go of it, which may be
+	// never; past ReapGrace the run ends with an *UnkillableError and the
+	// process is reaped in the background, with a log line when it goes.
+	// Default DefaultReapGrace.
+	ReapGrace time.Duration
 	// StopRetries is how many times a failed stop is retried
 	// (HA_STOPRETRYMAX): 0 means DefaultStopRetries, negative means retry
 	// until the context ends, as HA_STOPRETRYMAX<=0 does in Heartbeat.
 	StopRetries   int
 	RetryInterval time.Duration // default DefaultRetryInterval
-	// Clock paces timeouts, kill grace and stop retries. Default clock.Real.
+	// Clock paces timeouts, kill and reap grace and stop retries. Default
+	// clock.Real.
 	Clock  clock.Clock
 	Log    Logger
 	Output OutputLimits
@@ -103,9 +113,37 @@ type Result struct {
 	TimedOut bool
 	// Err is set when the script could not be run to completion: not found,
 	// exec failure, timeout, context end. A script that ran and exited
-	// non-zero has Err == nil and ExitCode != 0.
+	// non-zero has Err == nil and ExitCode != 0. A script that would not
+	// die when killed has an *UnkillableError here (errors.Is
+	// ErrUnkillable).
 	Err error
 }
+
+// ErrUnkillable is matched (errors.Is) by the error of a run whose script
+// was killed and did not die: see UnkillableError.
+var ErrUnkillable = errors.New("process does not die of SIGKILL")
+
+// UnkillableError is Result.Err when a script overran (timeout or end of
+// the context), was sent SIGKILL, and was still not dead ReapGrace later.
+// Whatever it was doing is stuck in the kernel and may still be under way:
+// for a stop, the resource must be taken as still active, and only a reboot
+// clears it. The process is reaped in the background and its end logged.
+type UnkillableError struct {
+	Path  string        // the script
+	Op    string        // start, stop, status
+	Pid   int           // the script's process, leader of its group
+	Grace time.Duration // waited after SIGKILL
+	Cause error         // why it was killed: the timeout, or the context's error
+}
+
+func (e *UnkillableError) Error() string {
+	return fmt.Sprintf("%s %s: %v; process group %d killed, but process %d is still there %v after SIGKILL (blocked in the kernel?)",
+		e.Path, e.Op, e.Cause, e.Pid, e.Pid, e.Grace)
+}
+
+// Unwrap gives ErrUnkillable and the cause, so errors.Is finds either
+// (context.DeadlineExceeded for a context that timed out).
+func (e *UnkillableError) Unwrap() []error { return []error{ErrUnkillable, e.Cause} }
 
 // Failed reports whether the run counts as a failure for start or stop.
 func (r Result) Failed() bool { return r.Err != nil || r.ExitCode != 0 }
@@ -237,34 +275,50 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 	if r.Timeout > 0 {
 		timeout = clk.After(r.Timeout)
 	}
+	var cause error // why the script was killed
 	select {
 	case <-exited:
 	case <-timeout:
 		out.TimedOut = true
-		r.killGroup(pid, exited)
-		out.Err = fmt.Errorf("%s %s: timed out after %v; process group %d killed", path, op, r.Timeout, pid)
+		cause = fmt.Errorf("timed out after %v", r.Timeout)
 	case <-ctx.Done():
-		r.killGroup(pid, exited)
-		out.Err = fmt.Errorf("%s %s: %w; process group %d killed", path, op, ctx.Err(), pid)
+		cause = ctx.Err()
+	}
+	reaped := true
+	if cause != nil {
+		if reaped = r.killGroup(pid, exited); reaped {
+			out.Err = fmt.Errorf("%s %s: %w; process group %d killed", path, op, cause, pid)
+		} else {
+			out.Err = &UnkillableError{Path: path, Op: op, Pid: pid, Grace: r.reapGrace(), Cause: cause}
+			r.reapLater(cmd, exited, path, op, clk.Now())
+		}
 	}
 
-	waitErr := cmd.Wait()
-	out.ExitCode = exitCode(cmd.ProcessState)
-	if out.Err == nil && out.ExitCode < 0 {
-		out.Err = fmt.Errorf("%s %s: %w", path, op, waitErr)
-	}
+	// Only an exited script is waited for: cmd.Wait on one that did not
+	// die of SIGKILL would block for as long as the kernel holds it.
+	if reaped {
+		waitErr := cmd.Wait()
+		out.ExitCode = exitCode(cmd.ProcessState)
+		if out.Err == nil && out.ExitCode < 0 {
+			out.Err = fmt.Errorf("%s %s: %w", path, op, waitErr)
+		}
 
-	drained := make(chan struct{})
-	go func() { readers.Wait(); close(drained) }()
-	drain := time.NewTimer(drainDelay)
-	select {
-	case <-drained:
-	case <-drain.C:
-		// Something the script started still holds the pipes. The readers
-		// keep draining and discarding so it never blocks on a full pipe.
-		r.log(entity, LevelDebug, fmt.Sprintf("%s %s: output still open after exit; no longer collected", path, op))
+		// The pipes are plain files, not cmd's own copies, so cmd.Wait
+		// never waits for them; this wait is bounded instead.
+		drained := make(chan struct{})
+		go func() { readers.Wait(); close(drained) }()
+		drain := time.NewTimer(drainDelay)
+		select {
+		case <-drained:
+		case <-drain.C:
+			// Something the script started still holds the pipes. The readers
+			// keep draining and discarding so it never blocks on a full pipe.
+			r.log(entity, LevelDebug, fmt.Sprintf("%s %s: output still open after exit; no longer collected", path, op))
+		}
+		drain.Stop()
 	}
-	drain.Stop()
+	// An unkillable script holds its pipes open: what it wrote before it
+	// got stuck has been collected; the readers discard the rest.
 
 	mu.Lock()
 	detached = true
@@ -279,19 +333,47 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 // killGroup ends a script that overran: SIGTERM to its process group, then
 // after KillGrace (or once the leader has died) SIGKILL to whatever is left
 // of the group. Processes that moved to another group or session are out of
-// reach, as with any init system that does not use cgroups.
-func (r *Runner) killGroup(pid int, exited <-chan struct{}) {
+// reach, as with any init system that does not use cgroups. It reports
+// whether the leader died within ReapGrace of the SIGKILL; a process
+// blocked in the kernel may not die at all, and the resource manager must
+// not wait for it for ever.
+func (r *Runner) killGroup(pid int, exited <-chan struct{}) bool {
 	_ = unix.Kill(-pid, unix.SIGTERM)
 	grace := r.KillGrace
 	if grace <= 0 {
 		grace = DefaultKillGrace
 	}
+	clk := r.clock()
 	select {
 	case <-exited:
-	case <-r.clock().After(grace):
+	case <-clk.After(grace):
 	}
 	_ = unix.Kill(-pid, unix.SIGKILL)
-	<-exited
+	select {
+	case <-exited:
+		return true
+	case <-clk.After(r.reapGrace()):
+		return false
+	}
+}
+
+func (r *Runner) reapGrace() time.Duration {
+	if r.ReapGrace <= 0 {
+		return DefaultReapGrace
+	}
+	return r.ReapGrace
+}
+
+// reapLater waits for a script that survived SIGKILL, reaps it so it does
+// not stay a zombie, and logs once that it has gone, so the admin who saw
+// the UnkillableError learns when the kernel let go of it.
+func (r *Runner) reapLater(cmd *exec.Cmd, exited <-chan struct{}, path, op string, killed time.Time) {
+	go func() {
+		<-exited
+		_ = cmd.Wait()
+		r.log(EntityResourceManager, LevelWarn, fmt.Sprintf("%s %s: process %d, which survived SIGKILL, has exited at last (exit code %d, %v after it was given up on)",
+			path, op, cmd.Process.Pid, exitCode(cmd.ProcessState), r.clock().Since(killed).Round(time.Millisecond)))
+	}()
 }
 
 func exitCode(ps *os.ProcessState) int {

@@ -74,27 +74,35 @@ func truncate(s string) string {
 // right-aligned in 15 columns and a newline (16 bytes), synced to disk
 // before it is used.
 func writeGeneration(path string, gen uint64) error {
+	return writeAtomic(path, []byte(fmt.Sprintf("%15d\n", gen)), "generation")
+}
+
+// writeAtomic replaces path with data so that a crash at any point leaves
+// either the old file or the new one, never a torn one: a synced temporary
+// file renamed over it, and the directory synced. what names the file in
+// errors.
+func writeAtomic(path string, data []byte, what string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("generation: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_SYNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("generation: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if _, err := fmt.Fprintf(f, "%15d\n", gen); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return fmt.Errorf("generation: write %s: %w", tmp, err)
+		return fmt.Errorf("%s: write %s: %w", what, tmp, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("generation: sync %s: %w", tmp, err)
+		return fmt.Errorf("%s: sync %s: %w", what, tmp, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("generation: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("generation: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()

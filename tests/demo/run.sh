@@ -84,12 +84,12 @@ CF
 	install -m 755 "$here/demoweb" $d/ha.d/resource.d/demoweb
 done
 
-# --reboot-command /bin/true: the nodes share this machine's kernel, so a
+# --reboot-command /bin/true --reboot-force-after 0: the nodes share this machine's kernel, so a
 # resource that fails to stop must not reboot the host (stop_failure reboot).
 start_node() { # n
 	local d=$WORK/node$1
 	HEARTBEATD_NO_STDERR=1 ip netns exec $P-n$1 "$BIN" -f --confdir $d/ha.d --rundir $d/run \
-		--statedir $d/state --node node$1 --reboot-command /bin/true >/dev/null 2>&1 &
+		--statedir $d/state --node node$1 --reboot-command /bin/true --reboot-force-after 0 >/dev/null 2>&1 &
 	PIDS+=($!)
 	eval "PID$1=$!"
 	disown $!

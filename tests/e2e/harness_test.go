@@ -176,7 +176,7 @@ func (n *hbNode) writeConf(hacf, haresources string) {
 func (n *hbNode) start() {
 	n.c.t.Helper()
 	argv := []string{binary(n.c.t), "-f", "--confdir", n.confdir, "--rundir", n.rundir,
-		"--statedir", n.statedir, "--node", n.name, "--reboot-command", "/bin/true"}
+		"--statedir", n.statedir, "--node", n.name, "--reboot-command", "/bin/true", "--reboot-force-after", "0"}
 	if n.realSetup != "" {
 		// A private mount namespace prepared by the test's shell (devices,
 		// mount points, tools), with the daemon exec'ed at its end so the

@@ -17,7 +17,7 @@ import (
 func (n *hbNode) startWith(env []string, wrap ...string) {
 	n.c.t.Helper()
 	argv := append(append([]string(nil), wrap...), binary(n.c.t), "-f", "--confdir", n.confdir, "--rundir", n.rundir,
-		"--statedir", n.statedir, "--node", n.name, "--reboot-command", "/bin/true")
+		"--statedir", n.statedir, "--node", n.name, "--reboot-command", "/bin/true", "--reboot-force-after", "0")
 	cmd := n.ns.Command(argv...)
 	cmd.Env = append(os.Environ(), env...)
 	w := &prefixLog{t: n.c.t, prefix: n.name + ": "}

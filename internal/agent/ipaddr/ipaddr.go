@@ -101,18 +101,9 @@ func Main(args []string, io agent.IO) int {
 	if io.Getenv == nil {
 		io.Getenv = func(string) string { return "" }
 	}
-	rargs, op, err := agent.SplitOp(args, "start", "stop", "status", "monitor")
+	t, op, err := parseArgs(args)
 	if err != nil {
-		io.Errorf("%v; %s", err, usage)
-		return agent.BadArgs
-	}
-	if len(rargs) != 1 {
-		io.Errorf("want exactly one address argument, got %d; %s", len(rargs), usage)
-		return agent.BadArgs
-	}
-	t, err := parseTarget(rargs[0])
-	if err != nil {
-		io.Errorf("IPaddr %s: %v", rargs[0], err)
+		io.Errorf("%v", err)
 		return agent.BadArgs
 	}
 	k, err := dialKernel()
@@ -144,6 +135,23 @@ func Main(args []string, io agent.IO) int {
 		return rc
 	}
 	return start(k, t, links, addrs, held, io)
+}
+
+// parseArgs reads the agent's command line: the address argument and the
+// operation. An error is the whole message for the admin.
+func parseArgs(args []string) (t target, op string, err error) {
+	rargs, op, err := agent.SplitOp(args, "start", "stop", "status", "monitor")
+	if err != nil {
+		return t, "", fmt.Errorf("%v; %s", err, usage)
+	}
+	if len(rargs) != 1 {
+		return t, "", fmt.Errorf("want exactly one address argument, got %d; %s", len(rargs), usage)
+	}
+	t, err = parseTarget(rargs[0])
+	if err != nil {
+		return t, "", fmt.Errorf("IPaddr %s: %v", rargs[0], err)
+	}
+	return t, op, nil
 }
 
 // holders lists the addresses equal to ip, on whichever interface.

@@ -60,6 +60,18 @@ func ParseTargetArgs(rargs []string) (TargetSpec, error) {
 	s.Initiators = []string{"ALL"}
 	if len(rargs) > 3 && !unset(rargs[3]) {
 		s.Initiators = splitList(rargs[3])
+		if len(s.Initiators) == 0 {
+			// Only separators (","): a list with nobody in it would bind no
+			// initiator at all.
+			return s, fmt.Errorf("INITIATORS %q: no initiator in the list; leave it empty or - for ALL", rargs[3])
+		}
+		for _, i := range s.Initiators {
+			// "-" inside a list (",-") is a slip: as an initiator name it
+			// would let nobody log in.
+			if unset(i) {
+				return s, fmt.Errorf("initiator %q: want an address, a network or an iSCSI name; leave INITIATORS empty or - for ALL", i)
+			}
+		}
 	}
 	return s, nil
 }

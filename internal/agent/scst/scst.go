@@ -167,7 +167,9 @@ func ParseTargetArgs(rargs []string) (TargetSpec, error) {
 	}
 	if len(rargs) > 1 && !unset(rargs[1]) {
 		for _, p := range splitList(rargs[1]) {
-			if strings.ContainsAny(p, "/=") {
+			// "-" or "none" inside a list (",-") is a slip, not a
+			// pattern: as an allowed_portal it would match no address.
+			if strings.ContainsAny(p, "/=") || unset(p) {
 				return s, fmt.Errorf("portal %q: want an IP address or pattern like 10.1.24.10 or 10.1.2?.*", p)
 			}
 			s.Portals = append(s.Portals, p)

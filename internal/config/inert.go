@@ -1,0 +1,59 @@
+package config
+
+import (
+	"path/filepath"
+
+	"heartbeatd/internal/diag"
+)
+
+// inertDirective is a directive heartbeatd reads and checks but whose effect
+// it does not carry out yet.
+type inertDirective struct {
+	name string
+	// missing says what does not happen, for the finding.
+	missing string
+	// applies picks the lines concerned; nil means every line.
+	applies func(Directive) bool
+}
+
+// notActedOn is the one list of directives that are accepted but not acted
+// on. `heartbeatd check` reports every line using one (NotActedOn), so that
+// "configuration OK" never hides that the daemon will ignore a line the
+// admin relies on. When the daemon learns a directive, delete its entry.
+var notActedOn = []inertDirective{
+	{name: "ping", missing: "ping nodes are never pinged, so no ipfail-style network check happens"},
+	{name: "ping_group", missing: "ping nodes are never pinged, so no ipfail-style network check happens"},
+	{name: "respawn", missing: "the command is not started (heartbeatd runs no API clients such as ipfail; " +
+		"the drbd-peer-outdater service of dopd is built in)", applies: notDopd},
+	{name: "failfast", missing: "the command is not started (heartbeatd runs no API clients)", applies: notDopd},
+	{name: "stonith", missing: fenceMissing},
+	{name: "stonith_host", missing: fenceMissing},
+	{name: "fence_agent", missing: fenceMissing},
+	{name: "fence_policy", missing: fenceMissing},
+	{name: "fence_delay", missing: fenceMissing},
+	{name: "fence_delay_max", missing: fenceMissing},
+	{name: "fence_timeout", missing: fenceMissing},
+	{name: "fence_check_interval", missing: fenceMissing},
+}
+
+const fenceMissing = "no node is fenced yet: a dead peer's resources are taken over without STONITH " +
+	"(result n_stnth on the wire, \"No STONITH device configured\" in the log)"
+
+// notDopd is true for a respawn or failfast line that does not run dopd.
+func notDopd(d Directive) bool {
+	return len(d.Args) < 2 || filepath.Base(d.Args[1]) != "dopd"
+}
+
+// NotActedOn returns one warning for every line of c whose directive
+// heartbeatd accepts but does not act on in this version.
+func (c *Config) NotActedOn() diag.List {
+	var l diag.List
+	for _, d := range c.Directives {
+		for _, in := range notActedOn {
+			if in.name == d.Name && (in.applies == nil || in.applies(d)) {
+				l.Warnf(c.File, d.Line, "%s: accepted but not acted on by this version: %s", d.Name, in.missing)
+			}
+		}
+	}
+	return l
+}
