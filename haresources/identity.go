@@ -57,6 +57,7 @@ func canonicalLine(g Group) string {
 // starting or stopping them at the same time could race. Besides identical
 // resources (same script and arguments) it counts as shared: two IPaddr or
 // IPaddr2 resources with the same address (whatever netmask or interface),
+// two IPv6addr resources with the same address,
 // two Filesystem resources with the same device or mount point, nested mount
 // points (/srv and /srv/data must be mounted in order), and drbddisk without
 // an argument (which means all DRBD resources) against any drbddisk.

@@ -335,6 +335,10 @@ func parseResource(tok string) (r Resource, warns []string, err error) {
 		if _, err := ParseIPSpec(r.Args[0]); err != nil {
 			return r, nil, fmt.Errorf("IPaddr argument %s: %w", quoteShort(r.Args[0]), err)
 		}
+	case "IPv6addr":
+		if _, err := ParseIPv6addrArgs(r.Args); err != nil {
+			return r, nil, err
+		}
 	case "Filesystem":
 		if len(r.Args) < 2 {
 			return r, nil, fmt.Errorf("Filesystem needs device::mountpoint[::fstype[::options]]")
@@ -449,6 +453,10 @@ func identities(r Resource) []identity {
 			if spec, err := ParseIPSpec(r.Args[0]); err == nil {
 				return []identity{{kindAddress, spec.Addr.String()}}
 			}
+		}
+	case "IPv6addr":
+		if spec, err := ParseIPv6addrArgs(r.Args); err == nil {
+			return []identity{{kindAddress, spec.Addr.String()}}
 		}
 	case "Filesystem":
 		var ids []identity

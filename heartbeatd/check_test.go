@@ -147,13 +147,13 @@ func checkWith(t *testing.T, extra, hr string, asJSON bool) (string, int) {
 // plain "configuration OK": it gets a warning naming it, and the verdict
 // says how many there are. seed 002's ha.cf has 9 lines.
 func TestCheckNotActedOn(t *testing.T) {
-	out, code := checkWith(t, "ping 10.0.0.254\nrespawn hacluster /usr/lib/heartbeat/ipfail\n", "", false)
+	out, code := checkWith(t, "respawn hacluster /usr/lib/heartbeat/ipfail\nfailfast hacluster /usr/lib/heartbeat/ipfail\n", "", false)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	for _, want := range []string{
-		"/ha.cf:10: warning: ping: accepted but not acted on by this version",
-		"/ha.cf:11: warning: respawn: accepted but not acted on by this version",
+		"/ha.cf:10: warning: respawn: accepted but not acted on by this version",
+		"/ha.cf:11: warning: failfast: accepted but not acted on by this version",
 		"configuration OK for node node1, but 2 line(s) are accepted and not acted on by this version",
 	} {
 		if !strings.Contains(out, want) {
@@ -163,7 +163,7 @@ func TestCheckNotActedOn(t *testing.T) {
 	if strings.Contains(out, "configuration OK for node node1\n") {
 		t.Errorf("plain OK line despite ignored directives:\n%s", out)
 	}
-	out, _ = checkWith(t, "ping_group gw 10.0.0.1\n", "", true)
+	out, _ = checkWith(t, "ping_group gw 10.0.0.1\nrespawn hacluster /usr/lib/heartbeat/ipfail\n", "", true)
 	var v struct {
 		OK         bool `json:"ok"`
 		NotActedOn int  `json:"not_acted_on"`
@@ -228,13 +228,13 @@ func TestCheckFenceDevices(t *testing.T) {
 		"/ha.cf:10: error: stonith_host: plugin apcmaster takes 3 parameters, in this order: ipaddr login password; the line gives 2",
 		"/ha.cf:12: error: fence_agent: fence_dummy has no parameter bogus",
 		"/ha.cf:13: error: stonith_host: stonith plugin hbdnosuchplugin is not installed",
-		"/ha.cf:10: warning: stonith_host: accepted but not acted on by this version",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "/ha.cf:11: error") || strings.Contains(out, "shared disks are not protected") {
+	if strings.Contains(out, "/ha.cf:11: error") || strings.Contains(out, "shared disks are not protected") ||
+		strings.Contains(out, "stonith_host: accepted but not acted on") {
 		t.Errorf("node2's line checked, or devices not seen:\n%s", out)
 	}
 	out, code = checkWith(t, "stonith_host node1 apcmaster 10.0.0.3 apc s3cret\nfence_agent node1 dummy status_file=/tmp/hbd-status\n", "", false)

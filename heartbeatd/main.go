@@ -38,6 +38,8 @@ func run(prog string, args []string) int {
 			return adminMain("takeover", "hb_takeover", args[1:])
 		case "standby":
 			return adminMain("standby", "hb_standby", args[1:])
+		case "status":
+			return statusMain(args[1:])
 		case "reload":
 			return reloadMain(args[1:])
 		case "cleanup":
@@ -68,6 +70,7 @@ func usage(w *os.File) {
   heartbeatd cl_status SUBCOMMAND    (also as cl_status)
   heartbeatd takeover [all|local|foreign|failback]   (also as hb_takeover)
   heartbeatd standby  [all|local|foreign|failback]   (also as hb_standby)
+  heartbeatd status [--json] [--watch]   the whole cluster at a glance (haclient may run it)
   heartbeatd reload                  re-read the configuration
   heartbeatd cleanup GROUP-KEY       a group whose stop failed is stopped now: release it
   heartbeatd resource NAME ARGS... start|stop|status   run a built-in resource agent

@@ -148,3 +148,46 @@ const EnvDaemonPID = "HEARTBEATD_PID"
 // partition). IPaddr then points the neighbours at the address's remaining
 // holder, which may not announce it itself.
 const EnvReleaseTo = "HA_RELEASE_TO"
+
+// Entry is one agent's command line under Heartbeat's script contract,
+// `NAME ARGS... start|stop|status`: the parsing of the arguments into S,
+// and what each operation does with them. Its Run is the boilerplate every
+// agent shares.
+type Entry[S any] struct {
+	Name  string // in messages: "Filesystem"
+	Usage string // the usage line, after "usage: "
+	// Parse turns the resource arguments into the agent's spec; its error
+	// says which argument is wrong.
+	Parse               func(args []string) (S, error)
+	Start, Stop, Status func(spec S, io IO) int
+}
+
+// Run parses args and runs the operation. A bad command line exits BadArgs
+// with the reason and the usage line.
+func (e Entry[S]) Run(args []string, io IO) int {
+	rargs, op, err := SplitOp(args, "start", "stop", "status")
+	var spec S
+	if err == nil {
+		spec, err = e.Parse(rargs)
+	}
+	if err != nil {
+		io.Errorf("%s: %v", e.Name, err)
+		io.Errorf("usage: %s", e.Usage)
+		return BadArgs
+	}
+	switch op {
+	case "start":
+		return e.Start(spec, io)
+	case "stop":
+		return e.Stop(spec, io)
+	}
+	return e.Status(spec, io)
+}
+
+// EnvARPRefresh carries ha.cf's arp_refresh (heartbeatd's extension) to
+// the address agents, in milliseconds; unset or 0 means off. While IPaddr
+// or IPv6addr holds an address, its background announcer then re-sends one
+// gratuitous ARP (unsolicited neighbour advertisement) every interval, so
+// that a router or switch whose entry was flushed or overwritten finds the
+// holder again (keepalived's garp_master_refresh).
+const EnvARPRefresh = "HA_ARP_REFRESH_MS"

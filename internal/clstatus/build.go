@@ -1,6 +1,7 @@
 package clstatus
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -27,10 +28,12 @@ func Build(version, local string, cfg *config.Config, mem *membership.Table, r *
 		}
 		s.FailedStarts = append(s.FailedStarts, fs)
 	}
-	nodes := mem.Nodes()
+	// Ping nodes (ping, ping_group) come after the node lines in an
+	// ha.cf, so before them here.
+	nodes := append(mem.Nodes(), mem.PingNodes()...)
 	for i := len(nodes) - 1; i >= 0; i-- {
 		n := nodes[i]
-		cn := Node{Name: n.Name, Status: n.Status, Type: "normal"}
+		cn := Node{Name: n.Name, Status: n.Status, Type: cmp.Or(n.Type, membership.TypeNormal)}
 		links := mem.Links(n.Name)
 		for j := len(links) - 1; j >= 0; j-- {
 			cn.Links = append(cn.Links, Link{Name: links[j].Name, Status: links[j].Status})

@@ -27,6 +27,13 @@ const (
 	DefaultHBGenMethod    = "file"
 	DefaultScriptTimeout  = 300 * time.Second
 	DefaultStopFailure    = StopFailureReboot
+	// DefaultARPRefresh is arp_refresh's default: off.
+	DefaultARPRefresh = time.Duration(0)
+	// MinARPRefresh is the shortest arp_refresh: below a second a refresh
+	// is a flood (and Linux ignores a second ARP update within its 1 s
+	// locktime). The IPaddr agent applies the same bound to the value it
+	// receives.
+	MinARPRefresh = time.Second
 )
 
 // What to do when a resource refuses to stop (heartbeatd's stop_failure).
@@ -76,9 +83,12 @@ type Config struct {
 	Debug       int    // debug, 0..255
 	LogBadPack  bool   // log_badpack, default true
 
-	Realtime bool   // realtime, default true
-	RTPrio   int    // rtprio, 0 = not set
-	Watchdog string // watchdog device, "" = none
+	Realtime bool // realtime, default true
+	// PingTieBreak (extension ping_tiebreak, default true): see the
+	// directive; it matters only with ping nodes.
+	PingTieBreak bool
+	RTPrio       int    // rtprio, 0 = not set
+	Watchdog     string // watchdog device, "" = none
 
 	HopFudge    int    // hopfudge, default 1
 	MsgFmt      string // msgfmt, classic or netstring
@@ -115,6 +125,12 @@ type Config struct {
 	// StopFailure (heartbeatd extension stop_failure) is StopFailureReboot
 	// or StopFailureBlock.
 	StopFailure string
+	// MetricsListen (heartbeatd extension metrics_listen) is the
+	// ADDRESS:PORT the Prometheus metrics are served on; "" = off.
+	MetricsListen string
+	// ARPRefresh (heartbeatd extension arp_refresh) is how often a held
+	// IPaddr or IPv6addr address is announced again; 0 = never.
+	ARPRefresh time.Duration
 }
 
 // Directive is one ha.cf line: the directive name as written, its values

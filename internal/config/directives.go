@@ -1,5 +1,11 @@
 package config
 
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
 // DirectiveKind says where a ha.cf directive comes from and how heartbeatd
 // treats it. The man page and the commented example group directives by it.
 type DirectiveKind string
@@ -52,9 +58,9 @@ var Directives = []DirectiveDoc{
 			"Every node of the cluster, including this one, must be listed; listing a node twice is an error."},
 
 	// Timing.
-	{Name: "keepalive", Args: "TIME", Default: "1", Unit: "seconds", Kind: KindHeartbeat,
+	{Name: "keepalive", Args: "TIME", Default: secs(DefaultKeepalive), Unit: "seconds", Kind: KindHeartbeat,
 		Doc: "Interval between two status (heartbeat) packets sent on every medium." + timeSyntax},
-	{Name: "deadtime", Args: "TIME", Default: "30", Unit: "seconds", Kind: KindHeartbeat,
+	{Name: "deadtime", Args: "TIME", Default: secs(DefaultDeadtime), Unit: "seconds", Kind: KindHeartbeat,
 		Doc: "A node is declared dead when no status packet arrived from it for this long; its resources are " +
 			"then taken over. Must be more than twice keepalive. Keep it above DRBD's timeout plus ping-timeout " +
 			"so that DRBD notices a dead peer no later than heartbeat does." + timeSyntax},
@@ -69,7 +75,7 @@ var Directives = []DirectiveDoc{
 		Doc: "Deadtime for ping nodes (see ping, ping_group). When set it must be more than twice keepalive." + timeSyntax},
 
 	// Media.
-	{Name: "udpport", Args: "PORT", Default: "694", Kind: KindHeartbeat,
+	{Name: "udpport", Args: "PORT", Default: fmt.Sprint(DefaultUDPPort), Kind: KindHeartbeat,
 		Doc: "UDP port of the bcast and ucast media. It applies only to media lines that come after it; " +
 			"media lines above it keep the previous port (694 by default), exactly as in Heartbeat. " +
 			"heartbeatd does not consult /etc/services for the default."},
@@ -86,7 +92,7 @@ var Directives = []DirectiveDoc{
 			"apply to mcast."},
 	{Name: "serial", Args: "DEVICE...", Kind: KindHeartbeat,
 		Doc: "Sends heartbeats over each named serial device at the baud rate in force on this line."},
-	{Name: "baud", Args: "RATE", Default: "19200", Unit: "bits/s", Kind: KindHeartbeat,
+	{Name: "baud", Args: "RATE", Default: fmt.Sprint(DefaultBaud), Unit: "bits/s", Kind: KindHeartbeat,
 		Doc: "Speed of the serial media that follow it: 9600, 19200, 38400, 57600, 115200, 230400 or 460800. " +
 			"May be given once."},
 	{Name: "udp", Args: "INTERFACE...", Kind: KindObsolete,
@@ -104,7 +110,7 @@ var Directives = []DirectiveDoc{
 		Doc: "One ping node called NAME that is alive while any of the hosts answers."},
 
 	// Resource management.
-	{Name: "auto_failback", Args: "on|off|legacy", Default: "legacy", Kind: KindHeartbeat,
+	{Name: "auto_failback", Args: "on|off|legacy", Default: DefaultAutoFailback, Kind: KindHeartbeat,
 		Doc: "on: resources go back to their home node (the node named in haresources) when it returns. " +
 			"off: resources stay where they are. legacy: like on when every node runs legacy mode, the " +
 			"behaviour of Heartbeat before auto_failback existed; deprecated, a warning is printed."},
@@ -137,51 +143,68 @@ var Directives = []DirectiveDoc{
 			"named differently from its node) or the agent takes its target as an address (port_as_ip). " +
 			"Values cannot contain blanks. ha.cf is usually world-readable: prefer password_script= or " +
 			"identity_file= to password=. `heartbeatd check` reports unknown and missing required parameters."},
-	{Name: "fence_policy", Args: "heartbeat|holder", Default: "holder", Kind: KindExtension,
+	{Name: "ping_tiebreak", Args: "yes|no", Default: "yes", Kind: KindExtension,
+		Doc: "With ping nodes configured: when the peer goes dead, a node that reaches none of its ping nodes is the " +
+			"isolated one and neither takes over nor fences; it looks again as soon as a ping node answers. " +
+			"No effect without ping nodes."},
+	{Name: "fence_policy", Args: "heartbeat|holder", Default: DefaultFencePolicy, Kind: KindExtension,
 		Doc: "heartbeatd extension. Which node fences a peer that died. heartbeat: Heartbeat's rule: the node " +
 			"that takes over the dead node's resources fences it first, at once, unless the dead node had given " +
 			"its resources up; when the two nodes only lost sight of each other, both fence at once and the " +
 			"faster wins, which may be the idle one. holder: a node that holds resources fences at once; a node " +
 			"that holds none waits fence_delay first, so that in such a split the node running the services " +
 			"survives, and when the holder really died the idle node fences it after fence_delay and takes over."},
-	{Name: "fence_delay", Args: "TIME", Default: "15", Unit: "seconds", Kind: KindExtension,
+	{Name: "fence_delay", Args: "TIME", Default: secs(DefaultFenceDelay), Unit: "seconds", Kind: KindExtension,
 		Doc: "heartbeatd extension. With fence_policy holder: how long a node that holds no resources waits " +
 			"before fencing a peer it saw die; the node that holds resources fences at once. It must be longer " +
 			"than the holder's device takes to cut the power (a few seconds for IPMI), and it adds to the " +
 			"failover time when the holder really died. 0 = no wait." + timeSyntax},
-	{Name: "fence_delay_max", Args: "TIME", Default: "0", Unit: "seconds", Kind: KindExtension,
+	{Name: "fence_delay_max", Args: "TIME", Default: secs(DefaultFenceDelayMax), Unit: "seconds", Kind: KindExtension,
 		Doc: "heartbeatd extension. Upper bound of a random delay added before every fencing operation, like " +
 			"Pacemaker's pcmk_delay_max. When both nodes hold resources (each is home to a group) both fence at " +
 			"once; a random delay lets one of them win. 0 = none, so that failover stays predictable." + timeSyntax},
-	{Name: "fence_timeout", Args: "TIME", Default: "60", Unit: "seconds", Kind: KindExtension,
+	{Name: "fence_timeout", Args: "TIME", Default: secs(DefaultFenceTimeout), Unit: "seconds", Kind: KindExtension,
 		Doc: "heartbeatd extension. Longest one fencing operation (reset, status check, reading a plugin's " +
 			"parameters) may run; then its process group gets SIGTERM, SIGKILL 2 s later, and the operation " +
 			"counts as failed. 60 s, as Pacemaker's stonith-timeout, fits an IPMI off-wait-on cycle." + timeSyntax},
-	{Name: "fence_check_interval", Args: "TIME", Default: "300", Unit: "seconds", Kind: KindExtension,
+	{Name: "fence_check_interval", Args: "TIME", Default: secs(DefaultFenceCheckInterval), Unit: "seconds", Kind: KindExtension,
 		Doc: "heartbeatd extension. How often each fence device's status is checked (`stonith ... -S`, or the " +
 			"agent's monitor action), so that a broken device or a changed password is reported before it is " +
 			"needed. Some devices accept one session at a time (APC MasterSwitch over telnet), and a check " +
 			"that is running delays a real fence, hence the long default. 0 = never." + timeSyntax},
-	{Name: "script_timeout", Args: "TIME", Default: "300", Unit: "seconds", Kind: KindExtension,
+	{Name: "script_timeout", Args: "TIME", Default: secs(DefaultScriptTimeout), Unit: "seconds", Kind: KindExtension,
 		Doc: "heartbeatd extension. Longest a single resource script run (start, stop or status) may take " +
 			"before it is killed and counted as failed. Generous by default because a start may run fsck or " +
 			"wait for a DRBD promotion. Heartbeat has no such limit." + timeSyntax},
-	{Name: "stop_failure", Args: "reboot|block", Default: "reboot", Kind: KindExtension,
+	{Name: "stop_failure", Args: "reboot|block", Default: DefaultStopFailure, Kind: KindExtension,
 		Doc: "heartbeatd extension. What to do when a resource will not stop (after the retries Heartbeat " +
 			"also makes): reboot this node at once, as Heartbeat does, so that the peer can take over safely; " +
 			"or block: keep the group marked failed on this node, never let the peer start it, and wait for " +
 			"the admin. block avoids a reboot but keeps the service down until someone intervenes."},
+	{Name: "metrics_listen", Args: "ADDRESS:PORT", Kind: KindExtension,
+		Doc: "heartbeatd extension. Serves Prometheus metrics over HTTP on this address and port, path /metrics " +
+			"(for example 127.0.0.1:9694; :9694 listens on every address). Off when absent. The metrics carry no " +
+			"secret but show the cluster's state to whoever can connect: keep the address on a management " +
+			"network or behind a firewall. heartbeatd(8) lists the metrics. An address that cannot be bound is " +
+			"logged and the daemon runs without metrics."},
+	{Name: "arp_refresh", Args: "TIME", Default: secs(DefaultARPRefresh), Unit: "seconds", Kind: KindExtension,
+		Doc: "heartbeatd extension. While this node holds the address of an IPaddr, IPaddr2 or IPv6addr resource, " +
+			"send one more gratuitous ARP (for IPv6addr an unsolicited neighbour advertisement) every TIME after " +
+			"the takeover burst, as keepalived's garp_master_refresh does, so that a switch or router whose entry " +
+			"aged out or was overwritten finds the holder again. The sender stops when the address is released " +
+			"or the daemon exits. 0 = off: the takeover burst only. At least 1 s. A change needs a restart and " +
+			"applies to addresses started after it." + timeSyntax + " Here the suffix s draws no warning (30s)."},
 
 	// Protocol.
-	{Name: "hopfudge", Args: "N", Default: "1", Kind: KindHeartbeat,
+	{Name: "hopfudge", Args: "N", Default: fmt.Sprint(DefaultHopFudge), Kind: KindHeartbeat,
 		Doc: "Extra hops a packet may travel beyond the number of nodes (sets the ttl field). 0 to 255."},
-	{Name: "msgfmt", Args: "classic|netstring", Default: "classic", Kind: KindHeartbeat,
+	{Name: "msgfmt", Args: "classic|netstring", Default: DefaultMsgFmt, Kind: KindHeartbeat,
 		Doc: "Message format for API and FIFO traffic. Keep classic: netstring drops the inner auth field " +
 			"and has a FIFO bug in Heartbeat 3.0.6. Packets on the wire are netstring either way."},
-	{Name: "uuidfrom", Args: "file|nodename", Default: "file", Kind: KindHeartbeat,
+	{Name: "uuidfrom", Args: "file|nodename", Default: DefaultUUIDFrom, Kind: KindHeartbeat,
 		Doc: "Where the node's uuid comes from: file (/var/lib/heartbeat/hb_uuid, random on first start) or " +
 			"nodename (derived from the name with glibc rand(), not portable)."},
-	{Name: "hbgenmethod", Args: "file|time", Default: "file", Kind: KindHeartbeat,
+	{Name: "hbgenmethod", Args: "file|time", Default: DefaultHBGenMethod, Kind: KindHeartbeat,
 		Doc: "How the generation number (incremented at every start) is kept: in " +
 			"/var/lib/heartbeat/hb_generation, or taken from the clock."},
 	{Name: "max_rexmit_delay", Args: "MILLISECONDS", Default: "250", Unit: "milliseconds", Kind: KindHeartbeat,
@@ -317,3 +340,9 @@ func levenshtein(a, b string, limit int) int {
 	}
 	return prev[len(b)]
 }
+
+// secs renders a default duration the way the table documents times: in
+// seconds, as ha.cf takes them without a unit. The defaults are written
+// once, as the Default constants the parser applies; the table, the
+// example file and the man page take them from there.
+func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }

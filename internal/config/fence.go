@@ -105,8 +105,30 @@ func (d FenceDevice) Arg(key string) (string, bool) {
 
 // String names the device for log lines and findings without its
 // parameters (they often hold a password): "stonith_host * external/ipmi".
+// A HOST that does not look like a name is left out too (see fenceQuote).
 func (d FenceDevice) String() string {
-	return d.Directive + " " + d.Host + " " + d.Type
+	host := d.Host
+	if !fenceWord.MatchString(host) {
+		host = "(HOST not shown)"
+	}
+	return d.Directive + " " + host + " " + d.Type
+}
+
+// fenceWord is what a name field of a fence line (HOST, TYPE, AGENT) must
+// look like to be quoted in a finding or a log line.
+var fenceWord = regexp.MustCompile(`^[A-Za-z0-9_.+/*-]+$`)
+
+// fenceQuote renders the value v of a name field of a fence line for a
+// finding: prefix and v quoted when v looks like a name, else the field's
+// name only. Fence lines hold device passwords, and a line whose fields
+// shifted (HOST or TYPE forgotten, the agent written after its parameters)
+// puts a password where a name belongs: "stonith_host node1 passwd=..."
+// makes the password the TYPE.
+func fenceQuote(prefix, v, field string) string {
+	if fenceWord.MatchString(v) {
+		return prefix + clip(v)
+	}
+	return "the " + field + " field (not shown: it may be a password)"
 }
 
 // FenceDevicesFor returns the devices node may use, in file order.
@@ -151,7 +173,7 @@ func (p *hacfParser) addStonith(d Directive) {
 	}
 	p.cfg.Stonith = append(p.cfg.Stonith, d)
 	if msg := checkStonithType(d.Args[0]); msg != "" {
-		p.errorf(d.Line, "stonith: %s %s", clip(d.Args[0]), msg)
+		p.errorf(d.Line, "stonith: %s %s", fenceQuote("", d.Args[0], "TYPE"), msg)
 		return
 	}
 	p.cfg.FenceDevices = append(p.cfg.FenceDevices, FenceDevice{
@@ -173,7 +195,7 @@ func (p *hacfParser) addStonithHost(d Directive) {
 		return
 	}
 	if msg := checkStonithType(d.Args[1]); msg != "" {
-		p.errorf(d.Line, "stonith_host: %s %s", clip(d.Args[1]), msg)
+		p.errorf(d.Line, "stonith_host: %s %s", fenceQuote("", d.Args[1], "TYPE"), msg)
 		return
 	}
 	p.cfg.FenceDevices = append(p.cfg.FenceDevices, FenceDevice{
@@ -193,7 +215,7 @@ func (p *hacfParser) addFenceAgent(d Directive) {
 	}
 	agent := d.Args[1]
 	if !agentName.MatchString(agent) || agent == "fence_" {
-		p.errorf(d.Line, "fence_agent: %s is not a fence agent name (e.g. ipmilan or fence_ipmilan, run from /usr/sbin)", clip(agent))
+		p.errorf(d.Line, "fence_agent: %s is not a fence agent name (e.g. ipmilan or fence_ipmilan, run from /usr/sbin)", fenceQuote("", agent, "AGENT"))
 		return
 	}
 	if !strings.HasPrefix(agent, "fence_") {
@@ -233,7 +255,7 @@ func (p *hacfParser) addFenceAgent(d Directive) {
 func (p *hacfParser) fenceHost(d Directive) (string, bool) {
 	host := strings.ToLower(d.Args[0])
 	if len(host) >= hostLeng {
-		p.errorf(d.Line, "%s: host %s is longer than %d characters", d.Name, clip(host), hostLeng-1)
+		p.errorf(d.Line, "%s: %s is longer than %d characters", d.Name, fenceQuote("host ", host, "HOST"), hostLeng-1)
 		return "", false
 	}
 	return host, true
@@ -290,8 +312,8 @@ func (p *hacfParser) fenceFinish() {
 	}
 	for _, d := range c.FenceDevices {
 		if d.Host != "*" && !nodes[d.Host] {
-			p.warnf(d.Line, "%s: host %s is not a node of this cluster, so no node uses this device (HOST is the node that uses the device, * for every node)",
-				d.Directive, clip(d.Host))
+			p.warnf(d.Line, "%s: %s is not a node of this cluster, so no node uses this device (HOST is the node that uses the device, * for every node)",
+				d.Directive, fenceQuote("host ", d.Host, "HOST"))
 		}
 	}
 	tunables := []string{"fence_policy", "fence_delay", "fence_delay_max", "fence_timeout", "fence_check_interval"}

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +66,7 @@ func ParseHACF(r io.Reader, file string) (*Config, diag.List) {
 			AutoFailback:   DefaultAutoFailback,
 			LogBadPack:     true,
 			Realtime:       true,
+			PingTieBreak:   true,
 			HopFudge:       DefaultHopFudge,
 			MsgFmt:         DefaultMsgFmt,
 			UUIDFrom:       DefaultUUIDFrom,
@@ -213,6 +216,10 @@ func (p *hacfParser) apply(doc DirectiveDoc, d Directive) {
 		if v, ok := p.oneOf(d, StopFailureReboot, StopFailureBlock); ok {
 			c.StopFailure = v
 		}
+	case "metrics_listen":
+		p.setListen(d, &c.MetricsListen)
+	case "arp_refresh":
+		p.setARPRefresh(d)
 	case "hopfudge":
 		p.setInt(d, &c.HopFudge, 0, 255)
 	case "msgfmt":
@@ -270,6 +277,8 @@ func (p *hacfParser) apply(doc DirectiveDoc, d Directive) {
 		p.setBool(d, &c.LogBadPack)
 	case "realtime":
 		p.setBool(d, &c.Realtime)
+	case "ping_tiebreak":
+		p.setBool(d, &c.PingTieBreak)
 	case "rtprio":
 		p.setInt(d, &c.RTPrio, 1, 99)
 	case "watchdog":
@@ -321,6 +330,26 @@ func (p *hacfParser) setString(d Directive, dst *string) bool {
 		*dst = v
 	}
 	return ok
+}
+
+// setListen takes a TCP listen address, HOST:PORT: HOST an address, a
+// name or empty (every address), PORT a number.
+func (p *hacfParser) setListen(d Directive, dst *string) {
+	v, ok := p.one(d)
+	if !ok {
+		return
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
+			err = fmt.Errorf("port %q is not a number from 1 to 65535", port)
+		}
+	}
+	if err != nil {
+		p.errorf(d.Line, "%s: %s is not ADDRESS:PORT: %v", d.Name, clip(v), err)
+		return
+	}
+	*dst = v
 }
 
 func (p *hacfParser) setTime(d Directive, dst *time.Duration) bool {
@@ -387,6 +416,29 @@ func (p *hacfParser) oneOf(d Directive, words ...string) (string, bool) {
 	}
 	p.errorf(d.Line, "%s: %s is not one of %s", d.Name, clip(v), strings.Join(words, ", "))
 	return "", false
+}
+
+// setARPRefresh reads arp_refresh: 0 (off) or at least MinARPRefresh. The
+// directive is heartbeatd's own, so the "s" suffix that real Heartbeat
+// would reject draws no warning: Heartbeat rejects the whole line anyway.
+func (p *hacfParser) setARPRefresh(d Directive) {
+	v, ok := p.one(d)
+	if !ok {
+		return
+	}
+	if isZero(v) {
+		p.cfg.ARPRefresh = 0
+		return
+	}
+	t, err := parseTime(v)
+	switch {
+	case err != nil:
+		p.errorf(d.Line, "%s: %v", d.Name, err)
+	case t.d < MinARPRefresh:
+		p.errorf(d.Line, "%s: %s is below %s (0 turns the refresh off)", d.Name, clip(v), formatMS(MinARPRefresh))
+	default:
+		p.cfg.ARPRefresh = t.d
+	}
 }
 
 // parseBool accepts what cluster-glue's cl_str_to_boolean accepts.
@@ -590,9 +642,15 @@ func (p *hacfParser) addEnv(d Directive) {
 		p.errorf(d.Line, "env: expected NAME=value")
 		return
 	}
-	for _, a := range d.Args {
+	for i, a := range d.Args {
 		name, value, found := strings.Cut(a, "=")
-		if !found || !isEnvName(name) {
+		switch {
+		case !found:
+			// Scripts get credentials this way too, and a value with a
+			// blank splits into a second word: name its place only.
+			p.errorf(d.Line, "env: value %d is not NAME=value (not shown: it may be a secret)", i+1)
+			continue
+		case !isEnvName(name):
 			p.errorf(d.Line, "env: %s is not NAME=value (NAME of letters, digits and _)", clip(a))
 			continue
 		}

@@ -80,6 +80,7 @@ func TestSeed002Golden(t *testing.T) {
 		LogFacility:   "local0",
 		LogBadPack:    true,
 		Realtime:      true,
+		PingTieBreak:  true,
 		HopFudge:      1,
 		MsgFmt:        "classic",
 		UUIDFrom:      "file",

@@ -21,23 +21,10 @@ type inertDirective struct {
 // "configuration OK" never hides that the daemon will ignore a line the
 // admin relies on. When the daemon learns a directive, delete its entry.
 var notActedOn = []inertDirective{
-	{name: "ping", missing: "ping nodes are never pinged, so no ipfail-style network check happens"},
-	{name: "ping_group", missing: "ping nodes are never pinged, so no ipfail-style network check happens"},
 	{name: "respawn", missing: "the command is not started (heartbeatd runs no API clients such as ipfail; " +
 		"the drbd-peer-outdater service of dopd is built in)", applies: notDopd},
 	{name: "failfast", missing: "the command is not started (heartbeatd runs no API clients)", applies: notDopd},
-	{name: "stonith", missing: fenceMissing},
-	{name: "stonith_host", missing: fenceMissing},
-	{name: "fence_agent", missing: fenceMissing},
-	{name: "fence_policy", missing: fenceMissing},
-	{name: "fence_delay", missing: fenceMissing},
-	{name: "fence_delay_max", missing: fenceMissing},
-	{name: "fence_timeout", missing: fenceMissing},
-	{name: "fence_check_interval", missing: fenceMissing},
 }
-
-const fenceMissing = "no node is fenced yet: a dead peer's resources are taken over without STONITH " +
-	"(result n_stnth on the wire, \"No STONITH device configured\" in the log)"
 
 // notDopd is true for a respawn or failfast line that does not run dopd.
 func notDopd(d Directive) bool {

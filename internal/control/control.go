@@ -1,12 +1,16 @@
-// Package control is the daemon's admin socket: a root-only unix stream socket
-// in the run directory over which cl_status, hb_takeover, hb_standby,
+// Package control is the daemon's admin socket: a unix stream socket in the
+// run directory over which cl_status, hb_takeover, hb_standby,
 // drbd-peer-outdater and `heartbeatd reload` talk to the running daemon.
 //
 // One connection carries one request and one response, each a single JSON
-// line. Requests are untrusted input: they are size-limited, time-limited and
-// accepted only from uid 0 (checked with SO_PEERCRED, not just by the
-// socket's file mode, since a mis-set umask or a bind mount must not open the
-// daemon to unprivileged users).
+// line. Requests are untrusted input: they are size-limited and
+// time-limited, and authorized per command from the peer's credentials as
+// the kernel recorded them (SO_PEERCRED, SO_PEERGROUPS). Root may run
+// everything; members of QueryGroup (haclient) may run the queries
+// (cl_status), as Heartbeat lets its clients do; anyone else is refused
+// before the request is read. The socket's mode (0660, group haclient) keeps
+// strangers out already, but it is not relied on: a mis-set umask or a bind
+// mount must not open the daemon to unprivileged users.
 package control
 
 import (
@@ -54,16 +58,27 @@ type Handler func(ctx context.Context, req Request) Response
 type Server struct {
 	ln      *net.UnixListener
 	handler Handler
-	// AllowUID lets tests accept a non-root peer; the daemon leaves it at 0.
+	// AllowUID is the uid that may run every command: root for the daemon;
+	// tests set their own.
 	AllowUID int
+	// query is the group whose members may run the queries, nil when
+	// there is none (queries are then root-only too); notice says why.
+	query  *queryGroup
+	notice string
 	// Timeout bounds one request's handling.
 	Timeout time.Duration
 	// Log reports rejected or malformed requests.
 	Log func(format string, args ...any)
 }
 
-// Listen creates the socket at path (removing a stale one) with mode 0600.
-func Listen(path string, h Handler) (*Server, error) {
+// Listen creates the socket at path (removing a stale one), owned by root
+// and group QueryGroup with mode 0660, so that members of the group can
+// connect for the queries. Without that group (or when the socket cannot be
+// given to it) the socket is 0600 and every command is root-only; Serve
+// logs that once.
+func Listen(path string, h Handler) (*Server, error) { return listen(path, h, QueryGroup) }
+
+func listen(path string, h Handler, group string) (*Server, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
@@ -72,21 +87,37 @@ func Listen(path string, h Handler) (*Server, error) {
 		return nil, fmt.Errorf("control socket %s: another heartbeatd is running", path)
 	}
 	os.Remove(path)
+	// Created 0600 and opened to the group only once it is the group's,
+	// so that no other group ever holds it.
 	old := unix.Umask(0o177)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	unix.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	s := &Server{ln: ln, handler: h, Timeout: 5 * time.Minute, Log: func(string, ...any) {}}
+	mode := os.FileMode(0o600)
+	g, err := lookupGroup(group)
+	if err == nil {
+		if err = os.Chown(path, -1, int(g.gid)); err == nil {
+			s.query, mode = g, 0o660
+		}
+	}
+	if err != nil {
+		s.notice = fmt.Sprintf("control socket: cl_status is root-only: %v", err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	return &Server{ln: ln, handler: h, Timeout: 5 * time.Minute, Log: func(string, ...any) {}}, nil
+	return s, nil
 }
 
 // Serve accepts connections until ctx is done or Close is called.
 func (s *Server) Serve(ctx context.Context) error {
+	if s.notice != "" {
+		s.Log("%s", s.notice)
+	}
 	go func() {
 		<-ctx.Done()
 		s.ln.Close()
@@ -115,9 +146,11 @@ func (s *Server) Close() error {
 
 func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
-	if uid, err := peerUID(c); err != nil || uid != s.AllowUID {
-		s.Log("control socket: refused connection from uid %d (%v)", uid, err)
-		writeResponse(c, Response{Stderr: "permission denied: heartbeatd admin commands need root\n", Code: 1})
+	p, err := peerCred(c)
+	r := s.roleOf(p)
+	if err != nil || r == stranger {
+		s.Log("control socket: refused connection from uid %d gid %d pid %d (%v)", p.uid, p.gid, p.pid, err)
+		writeResponse(c, strangerRefusal)
 		return
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -131,6 +164,11 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 	if err := json.Unmarshal(line, &req); err != nil || req.Cmd == "" {
 		s.Log("control socket: malformed request (%d bytes)", len(line))
 		writeResponse(c, Response{Stderr: "malformed request\n", Code: 11})
+		return
+	}
+	if r != admin && !IsQuery(req.Cmd) {
+		s.Log("control socket: refused %s from uid %d pid %d: it needs root", toolName(req.Cmd), p.uid, p.pid)
+		writeResponse(c, Denied(req.Cmd))
 		return
 	}
 	hctx, cancel := context.WithTimeout(ctx, s.Timeout)
@@ -162,30 +200,35 @@ func (l *limited) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func peerUID(c *net.UnixConn) (int, error) {
+func peerCred(c *net.UnixConn) (peer, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
-		return -1, err
+		return peer{uid: ^uint32(0)}, err
 	}
-	var cred *unix.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return -1, err
+	p := peer{uid: ^uint32(0)}
+	var perr error
+	if err := raw.Control(func(fd uintptr) { p, perr = peerOf(int(fd)) }); err != nil {
+		return peer{uid: ^uint32(0)}, err
 	}
-	if cerr != nil {
-		return -1, cerr
+	if perr != nil {
+		// Never judge a peer by half-read credentials.
+		return peer{uid: ^uint32(0)}, perr
 	}
-	return int(cred.Uid), nil
+	return p, nil
 }
 
 // ErrNotRunning means no daemon answers on the socket.
 var ErrNotRunning = errors.New("heartbeatd is not running")
 
-// Call sends one request and waits for the response, at most timeout.
+// Call sends one request and waits for the response, at most timeout. A
+// socket whose mode refuses us is answered as the server would refuse the
+// command (Denied), not as a daemon that is not running: a monitoring
+// check run by the wrong user must not report the cluster down.
 func Call(path string, req Request, timeout time.Duration) (Response, error) {
 	c, err := net.DialTimeout("unix", path, time.Second)
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+		return Denied(req.Cmd), nil
+	}
 	if err != nil {
 		return Response{}, fmt.Errorf("%w (%s: %v)", ErrNotRunning, path, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"heartbeatd/internal/clstatus"
 	"heartbeatd/internal/control"
 	"heartbeatd/internal/node"
+	"heartbeatd/internal/status"
 )
 
 // adminCall carries out one control-socket request on the main loop. What
@@ -16,8 +17,10 @@ func (d *Daemon) adminCall(c control.Pending) {
 	args := c.Req.Args
 	switch c.Req.Cmd {
 	case "cl_status":
-		r := clstatus.Run(args, d.snapshot())
+		r := clstatus.Run(args, clstatus.Build(Version, d.local, d.cfg, d.node.Membership(), d.node.RM(), d.clock.Now()))
 		c.Reply(control.Response{Stdout: r.Stdout, Stderr: r.Stderr, Code: r.Code})
+	case "status": // heartbeatd status: the client renders the JSON
+		c.Reply(control.Response{Stdout: status.Build(Version, d.node, d.clock.Now()).JSON()})
 	case "cleanup":
 		if len(args) != 1 {
 			c.Reply(control.Text(false, 2, "cleanup needs one group key"))
@@ -68,9 +71,4 @@ func (d *Daemon) refuseWhileStopping(c control.Pending) bool {
 		c.Reply(control.Text(false, 1, "heartbeatd is shutting down"))
 	}
 	return d.stopping
-}
-
-// snapshot is the state cl_status may ask about, now.
-func (d *Daemon) snapshot() *clstatus.Snapshot {
-	return clstatus.Build(Version, d.local, d.cfg, d.node.Membership(), d.node.RM(), d.clock.Now())
 }

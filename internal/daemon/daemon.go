@@ -1,12 +1,14 @@
-// Package daemon is the thin shell around heartbeatd's two pure cores
-// (membership and rm): it owns the sockets, the timers, the resource-script
-// executor, the admin socket and the log, and it is the only place where the
-// cores' actions become I/O. Everything runs on one goroutine (Run's loop),
-// so the cores need no locking; helpers (media receivers, script runs, admin
-// connections) talk to the loop only through channels.
+// Package daemon is the thin shell around heartbeatd's pure core,
+// internal/node: it owns the sockets, the timers, the executor (one script
+// op, drbdadm or a fence device at a time), the admin socket and the log,
+// and it is the only place where the core's actions become I/O. The node
+// runs on one goroutine (Run's loop), so it needs no locking; helpers
+// (media receivers, runs, admin connections) talk to the loop only
+// through channels. It decides nothing.
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -20,12 +22,13 @@ import (
 	"heartbeatd/internal/clock"
 	"heartbeatd/internal/config"
 	"heartbeatd/internal/control"
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
+	"heartbeatd/internal/metrics"
 	"heartbeatd/internal/node"
 	"heartbeatd/internal/reload"
 	"heartbeatd/internal/rt"
-	"heartbeatd/internal/script"
 	"heartbeatd/internal/sdnotify"
 	"heartbeatd/internal/state"
 	"heartbeatd/internal/wire"
@@ -109,6 +112,7 @@ type Daemon struct {
 	authFail *authlimit.Table // packets that failed authentication, bounded
 	peerKey  int              // authkeys index of the peer's last good packet; -1: none yet
 	stats    shellStats
+	metrics  *metrics.Exporter // nil: metrics_listen unset
 }
 
 type shellStats struct {
@@ -201,22 +205,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 
+	d.metrics = metrics.Start(d.cfg.MetricsListen, Version, d.clock.Now, func(f string, a ...any) { d.log.Logf(logging.Error, f, a...) })
+	defer d.metrics.Close()
 	scripts := d.opts.Scripts
 	if scripts == nil {
-		self, _ := os.Executable()
-		scripts = &script.Runner{
-			Dirs:    haresources.ScriptDirs(d.opts.ConfDir), // as `heartbeatd check`
-			Env:     d.applied.ScriptEnv(d.local, self, os.Getpid()),
-			Timeout: d.cfg.ScriptTimeout,
-			Log:     scriptLog{d.log},
-			Clock:   d.clock,
-		}
+		scripts = d.applied.ScriptRunner(d.opts.ConfDir, d.local, d.clock, d.log)
 	}
-	drbdadm := d.opts.Drbdadm
-	if drbdadm == "" {
-		drbdadm = "drbdadm"
-	}
-	d.exec = &executor{scripts: scripts, drbdadm: drbdadm, clock: d.clock, done: make(chan node.Event, 16)}
+	fencer := d.applied.Fencer(d.local, func(l level.Level, text string) { d.log.Log("heartbeat", l, text) })
+	d.exec = &executor{scripts: d.metrics.Scripts(scripts), fencer: fencer, drbdadm: cmp.Or(d.opts.Drbdadm, "drbdadm"), clock: d.clock, done: make(chan node.Event, 16)}
 
 	d.recv = make(chan media.Packet, 1024)
 	if err := d.openMedia(); err != nil {
@@ -235,6 +231,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go srv.Serve(sctx)
 	defer srv.Close()
 	d.watchConfig(sctx)
+	go fencer.Watch(sctx, d.clock, d.cfg.FenceCheckInterval)
 
 	return d.loop(ctx)
 }
@@ -243,7 +240,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // described is a config error; one whose interface is missing is a down
 // link (media retries it).
 func (d *Daemon) openMedia() error {
-	d.media = media.NewSet(media.Config{Recv: d.recv, Clock: d.clock,
+	d.media = media.NewSet(media.Config{Recv: d.recv, Clock: d.clock, Keys: func() *wire.Keyring { return d.keys },
 		Log: func(level, text string) { d.log.Log("heartbeat", logging.ParseLevel(level), text) }})
 	specs, labels := d.applied.Media()
 	_, err := d.media.Replace(specs, labels, func() error { return nil })

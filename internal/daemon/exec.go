@@ -9,8 +9,10 @@ import (
 	"heartbeatd/haresources"
 	"heartbeatd/internal/agent"
 	"heartbeatd/internal/clock"
+	"heartbeatd/internal/fence"
 	"heartbeatd/internal/grouprun"
 	"heartbeatd/internal/node"
+	"heartbeatd/internal/rm"
 	"heartbeatd/internal/script"
 )
 
@@ -20,12 +22,13 @@ type Scripts interface {
 	RunOp(ctx context.Context, res haresources.Resource, op string, env []string) script.Result
 }
 
-// executor carries out the node's RunScript and RunOutdate actions, each
+// executor carries out the node's RunScript, RunOutdate and Fence actions, each
 // on a goroutine of its own, and reports them on done. It decides
 // nothing: what runs when, in which order and after which failure is the
 // node's (grouprun, node/outdate.go).
 type executor struct {
 	scripts Scripts
+	fencer  *fence.Fencer
 	drbdadm string
 	clock   clock.Clock
 	done    chan node.Event
@@ -81,5 +84,14 @@ func (e *executor) outdate(a node.RunOutdate) {
 			}
 		}
 		e.done <- node.CommandDone{Origin: a.Origin, Resource: a.Resource, Exit: exit, Output: string(out)}
+	}()
+}
+
+// fence resets a dead peer with this node's STONITH devices; the resource
+// manager takes over only once it is told the reset succeeded.
+func (e *executor) fence(peer string) {
+	go func() {
+		ok := e.fencer.ResetNode(context.Background(), peer)
+		e.done <- node.FromRM(rm.FenceDone{Node: peer, OK: ok})
 	}()
 }

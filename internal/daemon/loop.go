@@ -11,6 +11,7 @@ import (
 	"heartbeatd/internal/control"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
+	"heartbeatd/internal/metrics"
 	"heartbeatd/internal/node"
 	"heartbeatd/internal/reboot"
 	"heartbeatd/internal/rm"
@@ -102,7 +103,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.sd.Watchdog(now, !d.lastKeepSent.IsZero() && now.Sub(d.lastKeepSent) < d.cfg.Deadtime)
 			if !d.exitAt.IsZero() && !d.clock.Now().Before(d.exitAt) {
 				for n, r := range d.node.Membership().Records() {
-					d.savePeer(n, r.Gen, r.Seq)
+					d.savePeer(n, r.Gen, r.Seq, true)
 				}
 				d.log.Logf(logging.Info, "%s Heartbeat shutdown complete.", d.local)
 				return nil
@@ -120,6 +121,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 		// Any event (a packet, a reload, a finished script) may move the
 		// next wake-up, earlier or later.
 		now := d.clock.Now()
+		d.metrics.Publish(now, d.node, metrics.Shell{BadPackets: d.stats.badPackets, AuthFailures: d.stats.authFailures, SendErrors: d.stats.sendErrors})
 		next := d.nextWake(now)
 		if ticked && !next.After(now) {
 			// A core wants another Tick at once although it just had
@@ -223,7 +225,7 @@ func (d *Daemon) doOne(a node.Action) {
 		if entity == "" {
 			entity = "heartbeat"
 		}
-		d.log.Log(entity, logging.ParseLevel(a.Level), a.Text)
+		d.log.Log(entity, a.Level, a.Text)
 	case node.AdminReply:
 		d.calls.Answer(a.ID, control.Text(a.OK, 1, a.Text))
 	case node.OutdateReply:
@@ -237,7 +239,7 @@ func (d *Daemon) doOne(a node.Action) {
 	case node.Exiting:
 		d.exitAt = d.clock.Now().Add(shutdownLinger)
 	case node.PersistPeer:
-		d.savePeer(a.Node, a.Gen, a.Seq)
+		d.savePeer(a.Node, a.Gen, a.Seq, !a.Periodic)
 	case node.StatusChanged:
 	default:
 		if r, ok := node.RM(a); ok {
@@ -252,9 +254,7 @@ func (d *Daemon) doRM(a rm.Action) {
 	case rm.Reboot:
 		d.reboot(a.Reason)
 	case rm.Fence:
-		// No STONITH device support yet: rm only asks when one is
-		// configured, and config refuses stonith directives for now.
-		d.step(node.FromRM(rm.FenceDone{Node: a.Node, OK: false}))
+		d.exec.fence(a.Node)
 	}
 }
 
@@ -293,8 +293,8 @@ func (d *Daemon) reboot(reason string) {
 	}()
 }
 
-func (d *Daemon) savePeer(node string, gen, seq uint64) {
-	if err := d.peers.Put(node, gen, seq); err != nil {
+func (d *Daemon) savePeer(node string, gen, seq uint64, durable bool) {
+	if err := d.peers.Put(node, gen, seq, durable); err != nil {
 		d.log.Logf(logging.Error, "%v", err)
 	}
 }

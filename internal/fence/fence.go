@@ -203,7 +203,7 @@ func (r *Runner) stonithOp(ctx context.Context, dev config.FenceDevice, op ...st
 	shown := "stonith -t " + dev.Type
 	if dev.Kind == config.FenceStonithFile {
 		args = append(args, "-F", dev.File)
-		shown += " -F " + dev.File
+		shown += " -F " + shownFile(dev.File)
 	} else {
 		args = append(args, "-p", dev.Params)
 		shown += fmt.Sprintf(" -p (%d values)", len(strings.Fields(dev.Params)))
@@ -212,6 +212,17 @@ func (r *Runner) stonithOp(ctx context.Context, dev config.FenceDevice, op ...st
 	shown += " " + strings.Join(op, " ")
 	res := r.run(ctx, call{path: r.stonith(), args: args, shown: shown, stonith: true})
 	return res
+}
+
+// shownFile is a stonith CONFIGFILE as findings and log lines show it. A
+// value with blanks or '=' is not a file name but the device's parameters
+// written where the file belongs ("stonith apcmaster 10.0.0.3 apc
+// PASSWORD"), so only its place is named.
+func shownFile(path string) string {
+	if strings.ContainsAny(path, "= \t\v\f") {
+		return "(the value after TYPE, not shown: it looks like parameters, which may hold a password)"
+	}
+	return path
 }
 
 // pluginMissing tells whether a cluster-glue plugin is absent, by its file:

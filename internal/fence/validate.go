@@ -3,8 +3,10 @@ package fence
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,11 +82,15 @@ func (r *Runner) validateFile(file string, dev config.FenceDevice, params []Para
 	var l diag.List
 	path := dev.File
 	if !filepath.IsAbs(path) {
-		l.Warnf(file, dev.Line, "stonith: CONFIGFILE %s is not an absolute path; it is looked up from /", path)
+		l.Warnf(file, dev.Line, "stonith: CONFIGFILE %s is not an absolute path; it is looked up from /", shownFile(path))
 		path = filepath.Join("/", path)
 	}
 	f, err := os.Open(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = fmt.Errorf("%s %s: %w", pe.Op, shownFile(pe.Path), pe.Err)
+		}
 		l.Errorf(file, dev.Line, "stonith: cannot read CONFIGFILE: %v (Heartbeat refuses to start with it)", err)
 		return l
 	}

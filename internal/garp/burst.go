@@ -177,28 +177,48 @@ func (a *Announcer) Send(from, to int, wait time.Duration) (int, error) {
 		}
 		frames = append(frames, f)
 	}
-	next := a.Clock.Now().Add(wait)
+	sent, err := a.Burst.SendSlots(a.Clock, from, to, wait, a.IP.String(), a.Owned, func() error {
+		for _, f := range frames {
+			if err := a.Out.WriteFrame(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrReleased) {
+		err = fmt.Errorf("garp: %w", err)
+	}
+	return sent, err
+}
+
+// SendSlots paces slots [from, to) of b: each is one call of send, the
+// first after wait, each later one Gap(i) after its predecessor; deadlines
+// are absolute from the call, so slow sends do not stretch the schedule.
+// owned, if set, is asked before every slot but an immediate first one;
+// when it says no, SendSlots returns ErrReleased. what names the address
+// in a failed check's error. It returns the slots sent. The ARP Announcer
+// and IPv6addr's neighbour advertisements both keep this schedule.
+func (b Burst) SendSlots(clk clock.Clock, from, to int, wait time.Duration, what string, owned func() (bool, error), send func() error) (int, error) {
+	next := clk.Now().Add(wait)
 	sent := 0
 	for i := from; i < to; i++ {
 		if i > from {
-			next = next.Add(a.Burst.Gap(i))
+			next = next.Add(b.Gap(i))
 		}
-		if d := next.Sub(a.Clock.Now()); d > 0 {
-			<-a.Clock.After(d)
+		if d := next.Sub(clk.Now()); d > 0 {
+			<-clk.After(d)
 		}
-		if a.Owned != nil && (i > from || wait > 0) {
-			ok, err := a.Owned()
+		if owned != nil && (i > from || wait > 0) {
+			ok, err := owned()
 			if err != nil {
-				return sent, fmt.Errorf("garp: slot %d: checking %s is still ours: %w", i, a.IP, err)
+				return sent, fmt.Errorf("slot %d: checking %s is still ours: %w", i, what, err)
 			}
 			if !ok {
 				return sent, ErrReleased
 			}
 		}
-		for _, f := range frames {
-			if err := a.Out.WriteFrame(f); err != nil {
-				return sent, fmt.Errorf("garp: slot %d: %w", i, err)
-			}
+		if err := send(); err != nil {
+			return sent, fmt.Errorf("slot %d: %w", i, err)
 		}
 		sent++
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"heartbeatd/internal/clock"
@@ -206,4 +207,30 @@ func TestParseMode(t *testing.T) {
 	if s := fmt.Sprint(ModeBoth, ModeRequest, ModeReply); s != "both request reply" {
 		t.Errorf("String: %s", s)
 	}
+}
+
+// SendSlots keeps the burst's schedule: slots Gap apart, the address checked
+// before every slot but an immediate first one, and ended when released.
+func TestSendSlotsSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := Burst{Count: 5, Fast: 3, FastInterval: 200 * time.Millisecond, SlowInterval: 1100 * time.Millisecond}
+		start := time.Now()
+		var at []time.Duration
+		checks := 0
+		send := func() error { at = append(at, time.Since(start)); return nil }
+		owned := func() (bool, error) { checks++; return true, nil }
+		n, err := b.SendSlots(clock.Real{}, 0, b.Count, 0, "the address", owned, send)
+		if err != nil || n != 5 || checks != 4 {
+			t.Fatalf("sent %d, %v, %d checks", n, err, checks)
+		}
+		if diff := cmp.Diff(b.Offsets(), at); diff != "" {
+			t.Errorf("slot times (-want +got):\n%s", diff)
+		}
+		// Released after two slots: the third is not sent.
+		at, checks = nil, 0
+		owned = func() (bool, error) { checks++; return checks < 2, nil }
+		if n, err := b.SendSlots(clock.Real{}, 1, b.Count, 50*time.Millisecond, "the address", owned, send); n != 1 || err != ErrReleased {
+			t.Errorf("released: sent %d, %v", n, err)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"heartbeatd/internal/agent/addr/addrtest"
 	"heartbeatd/internal/clock"
 	"heartbeatd/tests/netlab"
 )
@@ -68,21 +69,6 @@ func gratuitous(frames []seen, ip netip.Addr, mac net.HardwareAddr) []seen {
 		}
 	}
 	return out
-}
-
-func macOf(t *testing.T, n *netlab.Node, iface string) net.HardwareAddr {
-	t.Helper()
-	var mac net.HardwareAddr
-	if err := n.Do(func() error {
-		ifi, err := net.InterfaceByName(iface)
-		if err == nil {
-			mac = ifi.HardwareAddr
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return mac
 }
 
 // TestBurstOnTheWire sends a real burst from one namespace and checks, from
@@ -144,7 +130,7 @@ func TestDetectConflict(t *testing.T) {
 	b.Connect(br, "eth1", "")
 	taken, free := br.Addr(200), br.Addr(201).Addr()
 	a.MustExec("ip", "addr", "add", taken.String(), "dev", "eth1")
-	aMAC := macOf(t, a, "eth1")
+	aMAC := addrtest.MAC(t, a, "eth1")
 
 	var errTaken, errFree error
 	start := time.Now()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/level"
 )
 
 // Op is a resource script's action word.
@@ -121,7 +122,10 @@ type Finished struct {
 
 // Log is a line for the log, under the ResourceManager tag Heartbeat's
 // own lines carry.
-type Log struct{ Level, Text string }
+type Log struct {
+	Level level.Level
+	Text  string
+}
 
 func (Run) isAction()      {}
 func (Finished) isAction() {}
@@ -149,11 +153,3 @@ type Result struct {
 
 // failed: the run counts as a failure for start or stop.
 func (r Result) failed() bool { return r.Missing || r.Incomplete || r.Exit != 0 }
-
-// Log levels of the lines Runs writes, in Heartbeat's spelling.
-const (
-	levelCrit  = "CRIT"
-	levelError = "ERROR"
-	levelWarn  = "WARN"
-	levelInfo  = "info"
-)

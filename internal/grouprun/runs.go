@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/level"
 )
 
 // phase is where a job stands; each has one thing it waits for.
@@ -104,7 +105,7 @@ func (r *Runs) Tick(now time.Time) []Action {
 	for _, k := range r.keys() {
 		j := r.running[k]
 		if j.phase == retryWait && !now.Before(j.wake) {
-			r.logf(levelInfo, "Retrying failed stop operation [%s]", j.g.Resources[j.idx].Raw)
+			r.logf(level.Info, "Retrying failed stop operation [%s]", j.g.Resources[j.idx].Raw)
 			r.runOp(j, stopping, OpStop)
 		}
 	}
@@ -140,8 +141,8 @@ func (r *Runs) begin(now time.Time) {
 
 func (r *Runs) emit(a Action) { r.out = append(r.out, a) }
 
-func (r *Runs) logf(level, format string, args ...any) {
-	r.emit(Log{Level: level, Text: fmt.Sprintf(format, args...)})
+func (r *Runs) logf(lv level.Level, format string, args ...any) {
+	r.emit(Log{Level: lv, Text: fmt.Sprintf(format, args...)})
 }
 
 // keys lists the running jobs in a stable order, so that retries falling
@@ -210,7 +211,7 @@ func (r *Runs) conflicts(g haresources.Group, blocked []haresources.Group) bool 
 func (r *Runs) start(j *job) {
 	switch j.Kind {
 	case Start:
-		r.logf(levelInfo, "Acquiring resource group: %s", j.g)
+		r.logf(level.Info, "Acquiring resource group: %s", j.g)
 		j.idx = 0
 		r.check(j)
 	case Stop:
@@ -234,7 +235,7 @@ func (r *Runs) check(j *job) {
 
 // release stops the group right to left.
 func (r *Runs) release(j *job) {
-	r.logf(levelInfo, "Releasing resource group: %s", j.g)
+	r.logf(level.Info, "Releasing resource group: %s", j.g)
 	j.began = r.now
 	j.idx = len(j.g.Resources) - 1
 	j.tries = 0
@@ -301,13 +302,13 @@ func (r *Runs) onResult(j *job, res Result) {
 		r.onStop(j, res, token)
 	case verifying:
 		if res.Missing || res.Incomplete || res.Running {
-			r.logf(levelCrit, "Resource STOP failure. Reboot required!")
+			r.logf(level.Crit, "Resource STOP failure. Reboot required!")
 			r.finish(j, Finished{Job: j.Job, Fatal: true, Resource: r.failedName(j, token)})
 			return
 		}
-		r.logf(levelError, "Resource script for %s probably not LSB-compliant.", token)
-		r.logf(levelWarn, "it (%s) MUST succeed on a stop when already stopped", token)
-		r.logf(levelWarn, "Machine reboot narrowly avoided!")
+		r.logf(level.Error, "Resource script for %s probably not LSB-compliant.", token)
+		r.logf(level.Warn, "it (%s) MUST succeed on a stop when already stopped", token)
+		r.logf(level.Warn, "Machine reboot narrowly avoided!")
 		j.idx--
 		r.stopNext(j)
 	}
@@ -324,13 +325,13 @@ func (r *Runs) onStop(j *job, res Result, token string) {
 		// treating it as a stop failure would turn a typo in haresources
 		// into a reboot loop. A missing script will not appear by
 		// waiting, so no retries either.
-		r.logf(levelWarn, "Treating %s as stopped: it has no resource script", token)
+		r.logf(level.Warn, "Treating %s as stopped: it has no resource script", token)
 		j.idx--
 		r.stopNext(j)
 	case res.Unkillable:
 		// The stop is stuck in the kernel: retrying it, or asking status,
 		// would hang the same way. The resource may well be active.
-		r.logf(levelCrit, "Resource STOP failure. Reboot required!")
+		r.logf(level.Crit, "Resource STOP failure. Reboot required!")
 		r.finish(j, Finished{Job: j.Job, Fatal: true, Resource: r.failedName(j, token)})
 	case j.tries <= r.cfg.StopRetries && r.withinBudget(j):
 		j.phase, j.wake = retryWait, r.now.Add(r.cfg.RetryInterval)
@@ -360,7 +361,7 @@ func (r *Runs) withinBudget(j *job) bool {
 }
 
 func (r *Runs) startFailed(j *job, token string) {
-	r.logf(levelCrit, "Giving up resources due to failure of %s", token)
+	r.logf(level.Crit, "Giving up resources due to failure of %s", token)
 	j.rollback, j.failed = true, token
 	r.release(j)
 }

@@ -50,7 +50,7 @@ func (m *machine) handle(acts []Action) {
 		case Run:
 			m.pending = append(m.pending, a)
 		case Log:
-			m.logs = append(m.logs, a.Level+": "+a.Text)
+			m.logs = append(m.logs, string(a.Level)+": "+a.Text)
 		case Finished:
 			m.done = append(m.done, a)
 		}

@@ -56,7 +56,7 @@ func newSyslogHook(path string, facility int, debug bool, pid int, after <-chan 
 }
 
 func syslogLine(facility int, t time.Time, entity string, pid int, level Level, text string) []byte {
-	pri := facility*8 + level.severity()
+	pri := facility*8 + level.Severity()
 	return fmt.Appendf(nil, "<%d>%s %s: [%d]: %s: %s", pri, t.Format(time.Stamp), entity, pid, level, sanitize(text))
 }
 

@@ -23,55 +23,28 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"heartbeatd/internal/level"
 )
 
-// Level is Heartbeat's level word, as it appears in the log line.
-type Level string
+// Level is Heartbeat's level word (internal/level: the one level type the
+// cores write their log actions with).
+type Level = level.Level
 
+// The levels, as level's.
 const (
-	Crit   Level = "CRIT"
-	Error  Level = "ERROR"
-	Warn   Level = "WARN"
-	Notice Level = "notice"
-	Info   Level = "info"
-	Debug  Level = "debug"
+	Crit   = level.Crit
+	Error  = level.Error
+	Warn   = level.Warn
+	Notice = level.Notice
+	Info   = level.Info
+	Debug  = level.Debug
 )
 
 // ParseLevel maps any spelling used by the cores ("WARN", "warn", "info") to a Level.
-func ParseLevel(s string) Level {
-	switch strings.ToLower(s) {
-	case "crit", "critical":
-		return Crit
-	case "error", "err":
-		return Error
-	case "warn", "warning":
-		return Warn
-	case "notice":
-		return Notice
-	case "debug":
-		return Debug
-	}
-	return Info
-}
+func ParseLevel(s string) Level { return level.Parse(s) }
 
-// severity is the syslog severity of a level (RFC 5424 numbers).
-func (l Level) severity() int {
-	switch l {
-	case Crit:
-		return 2
-	case Error:
-		return 3
-	case Warn:
-		return 4
-	case Notice:
-		return 5
-	case Debug:
-		return 7
-	}
-	return 6
-}
-
-func (l Level) logrus() logrus.Level {
+func logrusLevel(l Level) logrus.Level {
 	switch l {
 	case Crit, Error:
 		return logrus.ErrorLevel
@@ -232,7 +205,7 @@ func (l *Logger) LogPID(entity string, pid int, level Level, text string) {
 	if l.stderr != nil {
 		l.stderr.put(fileLine(time.Now(), l.host, entity, pid, level, text))
 	}
-	l.lr.WithFields(logrus.Fields{"entity": entity, "pid": pid, "hblevel": level}).Log(level.logrus(), text)
+	l.lr.WithFields(logrus.Fields{"entity": entity, "pid": pid, "hblevel": level}).Log(logrusLevel(level), text)
 }
 
 // Logf is Log with formatting, for the daemon's own "heartbeat" entity.

@@ -188,7 +188,7 @@ func (l *Link) supervise(ready chan struct{}) {
 			}
 		}
 		if tr == nil {
-			t, err := openTransport(l.spec, l.logf)
+			t, err := openTransport(l.spec, l.cfg, l.logf)
 			if err != nil {
 				l.markDown(err)
 			} else {
@@ -281,7 +281,7 @@ func enterNetns(path string) error {
 	return nil
 }
 
-func openTransport(s Spec, logf func(level, format string, args ...any)) (transport, error) {
+func openTransport(s Spec, cfg Config, logf func(level, format string, args ...any)) (transport, error) {
 	switch s.Kind {
 	case KindBcast:
 		return openBcast(s, logf)
@@ -291,6 +291,8 @@ func openTransport(s Spec, logf func(level, format string, args ...any)) (transp
 		return openMcast(s, logf)
 	case KindSerial:
 		return openSerial(s, logf)
+	case KindPing:
+		return openPing(s, cfg.Keys, logf)
 	}
 	return nil, fmt.Errorf("unknown medium kind %q", s.Kind)
 }

@@ -1,5 +1,6 @@
 // Package media moves heartbeat packets over the links ha.cf names: bcast,
-// ucast and mcast UDP media bound to one interface each, and serial lines.
+// ucast and mcast UDP media bound to one interface each, serial lines, and
+// the ICMP echo of ping nodes (ping.go).
 // It is transport only: bytes in, bytes out, tagged with the link they came
 // from. Encoding, authentication and every decision about what a silent
 // link means belong to internal/wire and the membership core.
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"heartbeatd/internal/clock"
+	"heartbeatd/internal/wire"
 )
 
 // Medium kinds, as spelled in ha.cf.
@@ -52,13 +54,18 @@ type Spec struct {
 	Loop      bool   // mcast: IP_MULTICAST_LOOP
 	Device    string // serial: tty path
 	Baud      int    // serial: line speed; 0 means 19200
+	Hosts     string // ping: the hosts, blank-separated (Peer is the ping node's name)
 }
 
 // Name is the link name Heartbeat shows in logs and `cl_status listhblinks`:
-// the interface for UDP media, the device path for serial.
+// the interface for UDP media, the device path for serial, the ping node's
+// name for ping.
 func (s Spec) Name() string {
-	if s.Kind == KindSerial {
+	switch s.Kind {
+	case KindSerial:
 		return s.Device
+	case KindPing:
+		return s.Peer
 	}
 	return s.Interface
 }
@@ -87,6 +94,11 @@ func (s Spec) Validate() error {
 		}
 		if _, ok := baudRates[s.baud()]; !ok {
 			return fmt.Errorf("serial %s: unsupported baud rate %d", s.Device, s.Baud)
+		}
+		return nil
+	case KindPing:
+		if s.Peer == "" || strings.TrimSpace(s.Hosts) == "" {
+			return fmt.Errorf("ping %q: no host", s.Peer)
 		}
 		return nil
 	default:
@@ -170,4 +182,7 @@ type Config struct {
 	// daemon leaves it empty (it lives in one namespace); the multi-node
 	// tests use it to run several nodes' media in one process.
 	NetnsPath string
+	// Keys is the keyring a ping medium signs its echo payloads with
+	// (ping.go); it is called from Send, on the sender's goroutine.
+	Keys func() *wire.Keyring
 }

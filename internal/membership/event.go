@@ -1,6 +1,9 @@
 package membership
 
-import "heartbeatd/internal/wire"
+import (
+	"heartbeatd/internal/level"
+	"heartbeatd/internal/wire"
+)
 
 // Event is an input to Table.Step. The shell produces them; the table never
 // reads a socket or a clock itself.
@@ -59,7 +62,9 @@ type Action interface{ isAction() }
 
 // Transmit sends a complete message (all standard fields present, in
 // Heartbeat's order) on every medium. The shell adds authentication when it
-// encodes the message.
+// encodes the message. While the links lose packets, a status or takeover
+// message comes again, unchanged, in later Transmits a few milliseconds
+// apart (redundancy.go); the shell sends each one like any other.
 type Transmit struct {
 	Msg *wire.Message
 }
@@ -67,7 +72,7 @@ type Transmit struct {
 // Log is one log line. Level is one of CRIT, ERROR, WARN, notice, info,
 // debug; Text is Heartbeat's exact wording so admins can grep for it.
 type Log struct {
-	Level string
+	Level level.Level
 	Text  string
 }
 
@@ -147,6 +152,11 @@ type Overheard struct {
 type PersistPeer struct {
 	Node     string
 	Gen, Seq uint64
+	// Periodic: the record of a live peer, refreshed every PersistEvery
+	// as its sequence numbers advance. Its loss in a machine crash only
+	// falls back to the last durable record, so the shell may skip the
+	// fsync; death, shutdone and a new generation are durable.
+	Periodic bool
 }
 
 func (PersistPeer) isAction()     {}

@@ -99,7 +99,7 @@ func logs(acts []Action) []string {
 	var out []string
 	for _, a := range acts {
 		if l, ok := a.(Log); ok {
-			out = append(out, l.Level+": "+l.Text)
+			out = append(out, string(l.Level)+": "+l.Text)
 		}
 	}
 	return out

@@ -3,6 +3,8 @@ package membership
 import (
 	"fmt"
 	"time"
+
+	"heartbeatd/internal/level"
 )
 
 // A peer's NS_rexmit, NS_ackmsg and NS_nak_rexmit carry no seq, so nothing
@@ -74,7 +76,7 @@ func (b *tokenBucket) take(now time.Time, burst int, every time.Duration) bool {
 }
 
 // peerLogf logs a line about n's packets within n's log budget.
-func (t *Table) peerLogf(n *node, level, format string, args ...any) {
+func (t *Table) peerLogf(n *node, lv level.Level, format string, args ...any) {
 	l := &n.limits
 	if !l.log.take(t.now, logBurst, logEvery) {
 		l.suppressed++
@@ -85,5 +87,5 @@ func (t *Table) peerLogf(n *node, level, format string, args ...any) {
 		t.logf("WARN", "%d log line(s) about packets from %s suppressed (rate limit)", l.suppressed, n.name)
 		l.suppressed = 0
 	}
-	t.out = append(t.out, Log{Level: level, Text: fmt.Sprintf(format, args...)})
+	t.out = append(t.out, Log{Level: lv, Text: fmt.Sprintf(format, args...)})
 }

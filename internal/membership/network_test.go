@@ -168,7 +168,7 @@ func (n *Network) logsOf(name string, since time.Time) []string {
 	var out []string
 	for _, e := range n.events[name] {
 		if l, ok := e.a.(Log); ok && !e.at.Before(since) {
-			out = append(out, l.Level+": "+l.Text)
+			out = append(out, string(l.Level)+": "+l.Text)
 		}
 	}
 	return out

@@ -25,7 +25,7 @@ func TestRecordsLetLivePeerContinue(t *testing.T) {
 	if ns, ok := findAction[NodeStatus](acts); !ok || ns.New != StatusActive {
 		t.Fatalf("peer not taken: %v", logs(acts))
 	}
-	if _, ok := findAction[PersistPeer](acts); ok {
+	if pp, ok := findAction[PersistPeer](acts); ok && !pp.Periodic {
 		t.Fatal("stored again although the generation is the stored one")
 	}
 	acts = r.recvBoth(p.msg("resource", "rsc_hold", "all"))
@@ -88,7 +88,7 @@ func TestPersistPeerWhenItMatters(t *testing.T) {
 func persisted(acts []Action) string {
 	var out []string
 	for _, a := range acts {
-		if p, ok := a.(PersistPeer); ok {
+		if p, ok := a.(PersistPeer); ok && !p.Periodic {
 			out = append(out, p.Node+":"+strconv.FormatUint(p.Gen, 16)+":"+strconv.FormatUint(p.Seq, 10))
 		}
 	}
@@ -240,5 +240,31 @@ func TestTokenBucket(t *testing.T) {
 	// Time going backwards (it must not, but) refills nothing.
 	if b.take(now.Add(-time.Minute), 3, time.Second) {
 		t.Fatal("refilled by a clock going back")
+	}
+}
+
+// A live peer's record follows its sequence numbers, once a second at
+// most, so that after a crash of ours (no clean stop to save it) a replay
+// of what it sent before is refused.
+func TestPersistLivePeerPeriodically(t *testing.T) {
+	r, p := steadyPair(t)
+	var periodic []PersistPeer
+	for i := 0; i < 5; i++ {
+		for _, a := range r.recvBoth(p.status("active", 5000)) {
+			if pp, ok := a.(PersistPeer); ok && pp.Periodic {
+				periodic = append(periodic, pp)
+			}
+		}
+		for _, a := range r.advance(400 * time.Millisecond) {
+			if pp, ok := a.(PersistPeer); ok && pp.Periodic {
+				periodic = append(periodic, pp)
+			}
+		}
+	}
+	if len(periodic) < 1 || len(periodic) > 3 {
+		t.Fatalf("%d periodic records over 2 s of packets, want 1 to 3: %+v", len(periodic), periodic)
+	}
+	if last := periodic[len(periodic)-1]; last.Seq < 3 {
+		t.Errorf("the record did not follow the peer: %+v", last)
 	}
 }

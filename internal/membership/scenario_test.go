@@ -3,6 +3,7 @@ package membership
 import (
 	"encoding/hex"
 	"fmt"
+	"math/rand"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,6 +46,23 @@ import (
 //	stats                  the counters about replays and rate limits
 //	shutdown [restart]     Shutdown
 //	nodes                  the node and link table, as cl_status shows it
+//	keepalives NODE N every=D [loss=PCT] [copies=K] [seed=S] [links=L,...]
+//	                       N statuses from NODE, one every D (the clock
+//	                       runs, ticking at every NextWake), each sent
+//	                       K times (default 1) on each of the links
+//	                       (default eth1,eth2; the others are cut), every
+//	                       copy lost with PCT percent chance (seeded, S
+//	                       default 1); our NS_rexmit are answered at
+//	                       once, without loss. Summed up in two lines (what NODE
+//	                       sent and lost; what we sent, counted, with
+//	                       the lost-packet lines, the NS_ traffic and
+//	                       the periodic persists);
+//	                       any other action is shown as it happened
+//	copies                 the redundancy state: copies per message, and
+//	                       per peer the level, the copies it sends and
+//	                       the estimated loss per link
+//
+// config also takes maxcopies (Config.MaxCopies).
 //
 // Our own broadcasts are not fed back on the links (the daemon does), so
 // our own links stay dead in "nodes"; nothing else depends on them.
@@ -66,6 +84,10 @@ type memScenario struct {
 	// tape holds every message recv built, for replay: by peer and
 	// "gen/seq", and the last one per peer under "last".
 	tape map[string]map[string]*wire.Message
+	rng  *rand.Rand // keepalives' loss
+	// streamed holds the statuses keepalives built, by seq, to answer
+	// retransmission requests.
+	streamed map[uint64]*wire.Message
 }
 
 // envelope are the fields the sender's table adds to every message.
@@ -126,6 +148,19 @@ func (s *memScenario) Do(c scenario.Cmd) ([]string, error) {
 			out = append(out, line)
 		}
 		return out, nil
+	case "keepalives":
+		return s.keepalives(c)
+	case "copies":
+		n, info := s.tb.Copies()
+		out := []string{fmt.Sprintf("copies=%d", n)}
+		for _, ci := range info {
+			line := fmt.Sprintf("%s level=%d sends=%d", ci.Node, ci.Level, ci.Peer)
+			for _, l := range s.cfg.Links {
+				line += fmt.Sprintf(" %s=%.0f%%", l, 100*ci.Loss[l])
+			}
+			out = append(out, line)
+		}
+		return out, nil
 	case "stats":
 		st := s.tb.Stats()
 		return []string{fmt.Sprintf("replays=%d stale=%d retransmitted=%d naks=%d rexmit-limited=%d logs-suppressed=%d",
@@ -176,6 +211,13 @@ func (s *memScenario) configure(c scenario.Cmd) error {
 			d = &s.cfg.Initdead
 		case "deadcheck":
 			d = &s.cfg.DeadCheck
+		case "maxcopies":
+			n, err := strconv.Atoi(kv.Value)
+			if err != nil {
+				return fmt.Errorf("maxcopies %q", kv.Value)
+			}
+			s.cfg.MaxCopies = n
+			continue
 		case "records":
 			s.cfg.PeerRecords = map[string]PeerRecord{}
 			for _, r := range strings.Split(kv.Value, ",") {
@@ -378,7 +420,7 @@ func renderAction(a Action) string {
 	case Transmit:
 		return "send " + body(a.Msg)
 	case Log:
-		return "log " + a.Level + ": " + a.Text
+		return "log " + string(a.Level) + ": " + a.Text
 	case NodeStatus:
 		return fmt.Sprintf("node-status %s %s->%s", a.Node, a.Old, a.New)
 	case LinkStatus:
@@ -400,7 +442,168 @@ func renderAction(a Action) string {
 	case Overheard:
 		return "overheard " + body(a.Msg)
 	case PersistPeer:
+		if a.Periodic {
+			return fmt.Sprintf("persist %s gen=%x seq=%x (periodic)", a.Node, a.Gen, a.Seq)
+		}
 		return fmt.Sprintf("persist %s gen=%x seq=%x", a.Node, a.Gen, a.Seq)
 	}
 	return fmt.Sprintf("unknown action %#v", a)
+}
+
+// keepalives plays a stream of the peer's statuses over lossy links and
+// sums it up (see TestScenarios).
+func (s *memScenario) keepalives(c scenario.Cmd) ([]string, error) {
+	pos := c.Pos()
+	if len(pos) != 2 {
+		return nil, fmt.Errorf("usage: keepalives NODE N every=D [loss=PCT] [copies=K] [seed=S]")
+	}
+	p, err := s.peer(pos[:1])
+	if err != nil {
+		return nil, err
+	}
+	count, err := strconv.Atoi(pos[1])
+	if err != nil || count < 1 {
+		return nil, fmt.Errorf("keepalives: count %q", pos[1])
+	}
+	ev, _ := c.Get("every")
+	every, err := time.ParseDuration(ev)
+	if err != nil || every <= 0 {
+		return nil, fmt.Errorf("keepalives: every=%q", ev)
+	}
+	num := func(key string, def int) (int, error) {
+		v, ok := c.Get(key)
+		if !ok {
+			return def, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("keepalives: %s=%q", key, v)
+		}
+		return n, nil
+	}
+	loss, err := num("loss", 0)
+	if err != nil {
+		return nil, err
+	}
+	copies, err := num("copies", 1)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := num("seed", 1)
+	if err != nil {
+		return nil, err
+	}
+	if _, reseed := c.Get("seed"); s.rng == nil || reseed {
+		s.rng = rand.New(rand.NewSource(int64(seed)))
+	}
+	dt := strconv.FormatInt(s.cfg.Deadtime.Milliseconds(), 16)
+	links := []string{"eth1", "eth2"}
+	if v, ok := c.Get("links"); ok {
+		links = strings.Split(v, ",")
+	}
+	var out []string
+	lostOn := map[string]int{}
+	var lostBoth, copiesLost, copiesSent int
+	// What the table did, by kind: our statuses (first copy / extra
+	// copies, by seq), NS_ traffic and the lost-packet lines, summed up;
+	// everything else as it happened.
+	var ours, extra, acks, rexmits, lostLines, recovered, persists int
+	seen := map[string]bool{}
+	absorb := func(lines []string) {
+		for _, l := range lines {
+			_, body, _ := strings.Cut(l, " ")
+			switch {
+			case strings.HasPrefix(body, "send t=status "):
+				seq := body[strings.LastIndex(body, "seq="):]
+				if seen[seq] {
+					extra++
+				} else {
+					seen[seq] = true
+					ours++
+				}
+			case strings.HasPrefix(body, "send t=NS_ackmsg "):
+				acks++
+			case strings.HasPrefix(body, "send t=NS_rexmit "):
+				rexmits++
+			case strings.HasPrefix(body, "log WARN: ") && strings.Contains(body, " lost packet(s) for ["):
+				lostLines++
+			case strings.HasPrefix(body, "log info: No pkts missing from "):
+				recovered++
+			case strings.HasPrefix(body, "persist ") && strings.HasSuffix(body, " (periodic)"):
+				persists++
+			default:
+				out = append(out, l)
+			}
+		}
+	}
+	// The peer answers our NS_rexmit as Heartbeat does: the stored
+	// message again, on both links, with the same loss.
+	if s.streamed == nil {
+		s.streamed = map[uint64]*wire.Message{}
+	}
+	sentMsgs := s.streamed
+	deliver := func(m *wire.Message) map[string]bool {
+		arrived := map[string]bool{}
+		for k := 0; k < copies; k++ {
+			for _, l := range links {
+				copiesSent++
+				if s.rng.Intn(100) < loss {
+					copiesLost++
+					continue
+				}
+				arrived[l] = true
+				absorb(s.stepAnswering(Received{Msg: m.Clone(), Link: l}, p.name, sentMsgs))
+			}
+		}
+		return arrived
+	}
+	for i := 0; i < count; i++ {
+		lines, err := s.clk.Advance(s.clk.Now.Add(every), s.NextWake, func() []string {
+			return s.stepAnswering(Tick{}, p.name, sentMsgs)
+		})
+		absorb(lines)
+		if err != nil {
+			return out, err
+		}
+		m := p.msg("status", "st", StatusActive, "dt", dt, "protocol", "1")
+		sentMsgs[p.seq] = m
+		arrived := deliver(m)
+		for _, l := range []string{"eth1", "eth2"} {
+			if !arrived[l] {
+				lostOn[l]++
+			}
+		}
+		if len(arrived) == 0 {
+			lostBoth++
+		}
+	}
+	at := s.clk.Stamp(s.clk.Now)
+	sum := []string{
+		fmt.Sprintf("%s %s sent %d statuses x%d: %d of %d copies lost; seqs lost on eth1 %d, on eth2 %d, on both %d",
+			at, p.name, count, copies, copiesLost, copiesSent, lostOn["eth1"], lostOn["eth2"], lostBoth),
+		fmt.Sprintf("%s we sent %d statuses + %d copies, %d NS_ackmsg, %d NS_rexmit (answered); %d lost-packet lines, %d no-pkts-missing lines; %d periodic persists",
+			at, ours, extra, acks, rexmits, lostLines, recovered, persists),
+	}
+	return append(out, sum...), nil
+}
+
+// stepAnswering steps the table and renders its actions; a NS_rexmit
+// for peer is answered at once with the stored message (on both links,
+// without loss: the scripted retransmission is not the subject here).
+func (s *memScenario) stepAnswering(ev Event, peer string, stored map[uint64]*wire.Message) []string {
+	acts := s.tb.Step(s.clk.Now, ev)
+	out := scenario.Render(s.clk, acts, renderAction)
+	for _, a := range acts {
+		tx, ok := a.(Transmit)
+		if !ok || tx.Msg.Type() != "NS_rexmit" || tx.Msg.Value("dest") != peer {
+			continue
+		}
+		seq, _ := strconv.ParseUint(tx.Msg.Value("firstseq"), 10, 64)
+		if m := stored[seq]; m != nil {
+			for _, l := range []string{"eth1", "eth2"} {
+				out = append(out, s.stepAnswering(Received{Msg: m.Clone(), Link: l}, peer, stored)...)
+			}
+		}
+	}
+	return out
 }

@@ -70,6 +70,9 @@ func (t *Table) send(now time.Time, m *wire.Message) {
 	}
 	t.receive(now, m.Clone(), "")
 	t.emit(Transmit{Msg: m.Clone()})
+	if !noSeq {
+		t.scheduleCopies(now, m)
+	}
 }
 
 // sendStatus sends t=status with our status, our advertised dead time and
@@ -124,6 +127,7 @@ func (t *Table) start(now time.Time, loadAvg string) {
 }
 
 func (t *Table) tick(now time.Time) {
+	t.sendDueCopies(now)
 	if !now.Before(t.nextStatus) {
 		t.sendStatus(now)
 		t.nextStatus = t.nextStatus.Add(t.cfg.Keepalive)

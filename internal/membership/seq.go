@@ -116,15 +116,20 @@ func (t *Table) receive(now time.Time, m *wire.Message, linkName string) {
 	n.anyPacketsYet = true
 	switch v {
 	case drop:
+		t.observeLoss(now, n, linkName, seq, typ)
 		return
 	case duplicate:
 		t.stats.Duplicates++
 		t.refreshLink(now, n, linkName)
+		t.observeLoss(now, n, linkName, seq, typ)
 		return
 	}
 	t.refreshLink(now, n, linkName)
 	t.stats.Accepted++
 	t.dispatch(now, n, m, typ, seq, msgTime, linkName)
+	// After dispatch: a status so late that it declared its sender dead
+	// (and alive again) starts the loss meter's window over with it.
+	t.observeLoss(now, n, linkName, seq, typ)
 	// Not for our own message looping back inside send: the join step
 	// would send reqnodes (or our active status) from within that send,
 	// and the nested message went on the wire before the one it was
@@ -286,7 +291,7 @@ func (t *Table) shouldDrop(now time.Time, n *node, m *wire.Message, typ string, 
 			if n != t.self {
 				// Stored at once: after a crash of ours, packets of
 				// the generations before it stay refused.
-				n.persisted = PeerRecord{Gen: gen, Seq: seq}
+				n.persisted, n.durable = PeerRecord{Gen: gen, Seq: seq}, true
 				t.emit(PersistPeer{Node: n.name, Gen: gen, Seq: seq})
 			}
 		}
@@ -296,6 +301,7 @@ func (t *Table) shouldDrop(now time.Time, n *node, m *wire.Message, typ string, 
 
 	if tr.lastSeq == 0 || seq == tr.lastSeq+1 {
 		tr.lastSeq = seq
+		t.persistLive(now, n)
 		t.ackIfNeeded(now, n, seq)
 		if !toUs {
 			t.stats.NotForUs++
@@ -379,6 +385,7 @@ func (t *Table) resetTrack(n *node) {
 	n.track.firstMissing = 0
 	n.track.lastSeq = 0
 	n.track.peerAck = 0
+	n.resetLoss()
 }
 
 // isLostPacket reports whether seq was missing, and if so stops asking for

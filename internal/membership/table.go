@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/wire"
 )
 
@@ -79,6 +80,13 @@ type Config struct {
 	HopFudge int
 	// PingNodes is the number of ping/ping_group nodes (they count in ttl).
 	PingNodes int
+	// PingNames are the ping nodes (ping.go): each `ping` host and each
+	// `ping_group` name, ha.cf order. PingNodes is at least their number.
+	PingNames []string
+	// Deadping is how long a ping node may stay silent before it is
+	// declared dead (ha.cf deadping, default deadtime); needed with
+	// PingNames.
+	Deadping time.Duration
 	// Seed makes ack triggers and retransmission jitter reproducible.
 	Seed int64
 	// DeadCheck is how often dead nodes and links are looked for. Heartbeat
@@ -94,6 +102,10 @@ type Config struct {
 	// ignored. Heartbeat keeps nothing of the kind: it forgets every
 	// peer's sequence state when it restarts.
 	PeerRecords map[string]PeerRecord
+	// MaxCopies caps how many times each status and takeover message is
+	// sent on every medium while the links lose packets (redundancy.go):
+	// 0 means the default, 3; 1 turns the extra copies off.
+	MaxCopies int
 }
 
 // PeerRecord is a peer's generation and the highest seq seen from it in
@@ -150,6 +162,9 @@ func (c *Config) validate() error {
 	if c.Generation == 0 {
 		return errors.New("membership: generation 0 would look like a missing hg to peers")
 	}
+	if c.MaxCopies < 0 || c.MaxCopies > 10 {
+		return fmt.Errorf("membership: %d copies per message is outside 0..10", c.MaxCopies)
+	}
 	if c.HopFudge < 0 || c.PingNodes < 0 {
 		return fmt.Errorf("membership: hopfudge %d and ping node count %d must not be negative", c.HopFudge, c.PingNodes)
 	}
@@ -182,6 +197,9 @@ type Stats struct {
 	// were left out (see limit.go).
 	RexmitLimited  uint64
 	LogsSuppressed uint64
+	// Copies counts the extra copies of statuses and takeover messages
+	// sent because the links lose packets (redundancy.go).
+	Copies uint64
 }
 
 // NodeInfo is one node as cl_status listnodes shows it.
@@ -221,8 +239,16 @@ type node struct {
 	links []*link
 
 	persisted PeerRecord // what the shell stored last (PersistPeer, Config)
+	// persistedAt is when a live peer's record was last refreshed: after a
+	// crash of ours, replayed packets below it stay refused.
+	persistedAt time.Time
+	// durable: persisted was stored by a durable PersistPeer (not only a
+	// Periodic one); death and shutdone store durably even when the record
+	// is unchanged.
+	durable   bool
 	limits    peerLimits // retransmissions, NAKs and log lines for it
 	genHinted bool       // the lower-generation hint was logged
+	loss      lossMeter  // what its packets tell about the links
 }
 
 // live: the node is up or active, or has sent a status of its current
@@ -262,6 +288,9 @@ type Table struct {
 	lastSeq      uint64    // last seq we assigned
 	hist         history
 	rexmits      []rexmitTimer
+	copies       []pendingCopy // extra copies due later (redundancy.go)
+	copyLevel    int           // copies per message, as last logged
+	pings        pingTable     // ping nodes (ping.go)
 	stats        Stats
 	out          []Action
 }
@@ -274,6 +303,10 @@ func New(cfg Config) (*Table, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	pings, err := newPings(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	cfg.Nodes = append([]string(nil), cfg.Nodes...)
 	cfg.Links = append([]string(nil), cfg.Links...)
 	t := &Table{
@@ -283,6 +316,8 @@ func New(cfg Config) (*Table, error) {
 		localStatus: StatusInit,
 		advertised:  cfg.Deadtime,
 		flowControl: true,
+		copyLevel:   1,
+		pings:       pings,
 	}
 	for _, name := range cfg.Nodes {
 		n := &node{name: name, status: StatusInit, deadtime: cfg.Deadtime}
@@ -324,10 +359,11 @@ func (t *Table) Step(now time.Time, ev Event) []Action {
 			t.loadAvg = e.LoadAvg
 		}
 		if t.started {
+			t.checkPings(now)
 			t.tick(now)
 		}
 	case Received:
-		if t.started {
+		if t.started && !t.pingReceived(now, e.Msg, e.Link) {
 			t.receive(now, e.Msg, e.Link)
 		}
 	case Send:
@@ -361,7 +397,7 @@ func (t *Table) Nodes() []NodeInfo {
 func (t *Table) Links(nodeName string) []LinkInfo {
 	n := t.byName[strings.ToLower(nodeName)]
 	if n == nil {
-		return nil
+		return t.pingLinks(nodeName)
 	}
 	out := make([]LinkInfo, 0, len(n.links))
 	for _, l := range n.links {
@@ -393,11 +429,32 @@ func (n *node) record() PeerRecord {
 // last stored.
 func (t *Table) persist(n *node) {
 	r := n.record()
-	if n == t.self || r.Gen == 0 || r == n.persisted {
+	if n == t.self || r.Gen == 0 || (r == n.persisted && n.durable) {
 		return
 	}
-	n.persisted = r
+	n.persisted, n.durable = r, true
 	t.emit(PersistPeer{Node: n.name, Gen: r.Gen, Seq: r.Seq})
+}
+
+// PersistEvery is how often a live peer's advancing record is stored. A
+// record kept only at the peer's death or generation change would, after
+// a crash of ours, let a replay of anything the live peer sent since its
+// first status in (a dead peer revived, a recorded outdate request
+// carried out); with it, only the last second's packets remain.
+const PersistEvery = time.Second
+
+// persistLive refreshes a live peer's stored record at most every
+// PersistEvery.
+func (t *Table) persistLive(now time.Time, n *node) {
+	if n == t.self || now.Sub(n.persistedAt) < PersistEvery {
+		return
+	}
+	r := n.record()
+	if r.Gen == 0 || r == n.persisted {
+		return
+	}
+	n.persisted, n.persistedAt, n.durable = r, now, false
+	t.emit(PersistPeer{Node: n.name, Gen: r.Gen, Seq: r.Seq, Periodic: true})
 }
 
 // LocalStatus is our own status: init, up or active.
@@ -406,8 +463,8 @@ func (t *Table) LocalStatus() string { return t.localStatus }
 // Stats returns the receive and retransmission counters.
 func (t *Table) Stats() Stats { return t.stats }
 
-func (t *Table) logf(level, format string, args ...any) {
-	t.out = append(t.out, Log{Level: level, Text: fmt.Sprintf(format, args...)})
+func (t *Table) logf(lv level.Level, format string, args ...any) {
+	t.out = append(t.out, Log{Level: lv, Text: fmt.Sprintf(format, args...)})
 }
 
 func (t *Table) emit(a Action) { t.out = append(t.out, a) }

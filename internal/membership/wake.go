@@ -4,8 +4,8 @@ import "time"
 
 // NextWake is the earliest time at which a Tick can change anything: the
 // next keepalive, the end of the start-up deadtime bonus, a reqnodes retry
-// or retransmission request, or the dead check that would find a node or
-// link dead. The shell sleeps until then instead of ticking at a fixed
+// or retransmission request, an extra copy of a message (redundancy.go),
+// or the dead check that would find a node or link dead. The shell sleeps until then instead of ticking at a fixed
 // pace: an idle daemon's CPU time is mostly its wake-ups, and a death is
 // seen on the dead-check grid point right after the deadline instead of up
 // to a tick later.
@@ -26,6 +26,8 @@ func (t *Table) NextWake() time.Time {
 	}
 	earlier(t.dtPopAt)
 	earlier(t.reqnodesAt)
+	earlier(t.nextCopy())
+	earlier(t.pingWake())
 	for _, r := range t.rexmits {
 		earlier(r.due)
 	}

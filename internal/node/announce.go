@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"heartbeatd/internal/grouprun"
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/rm"
 )
 
@@ -43,7 +44,7 @@ func (n *Node) announceTick() {
 			continue
 		}
 		for _, res := range addressResources(g) {
-			n.logf(rm.LevelInfo, "partition healed: announcing %s again (gratuitous ARP)", res.Raw)
+			n.logf(level.Info, "partition healed: announcing %s again (gratuitous ARP)", res.Raw)
 			n.submit(grouprun.Job{Kind: grouprun.Announce, Key: g.Key, Resource: res})
 		}
 	}

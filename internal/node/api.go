@@ -17,6 +17,7 @@ import (
 
 	"heartbeatd/haresources"
 	"heartbeatd/internal/grouprun"
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/membership"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/wire"
@@ -63,13 +64,13 @@ type Admin struct {
 }
 
 // AdminCmd is an admin command the resource manager carries out.
-type AdminCmd string
+type AdminCmd = rm.AdminCmd
 
 // The admin commands.
 const (
-	CmdStandby  AdminCmd = "standby"  // hb_standby
-	CmdTakeover AdminCmd = "takeover" // hb_takeover
-	CmdCleanup  AdminCmd = "cleanup"  // heartbeatd cleanup KEY
+	CmdStandby  = rm.CmdStandby  // hb_standby
+	CmdTakeover = rm.CmdTakeover // hb_takeover
+	CmdCleanup  = rm.CmdCleanup  // heartbeatd cleanup KEY
 )
 
 // OutdateRequest is drbd-peer-outdater on this node: ask the peer to
@@ -134,7 +135,11 @@ type RunOutdate struct{ Origin, Resource string }
 // Log is a line for the heartbeat log at a Heartbeat level name (CRIT,
 // ERROR, WARN, info, debug). Entity is the program tag Heartbeat gives the
 // line: empty for heartbeat's own, "ResourceManager" for the group runs'.
-type Log struct{ Entity, Level, Text string }
+type Log struct {
+	Entity string
+	Level  level.Level
+	Text   string
+}
 
 // EntityResourceManager tags the group runs' lines as Heartbeat's
 // ResourceManager script's are.
@@ -161,6 +166,7 @@ type OutdateReply struct {
 type PersistPeer struct {
 	Node     string
 	Gen, Seq uint64
+	Periodic bool // a live peer's refresh: no need to sync it to disk
 }
 
 // Exiting: shutdone has been sent; the shell may exit after a short linger.

@@ -4,7 +4,7 @@ import (
 	"regexp"
 
 	"heartbeatd/haresources"
-	"heartbeatd/internal/rm"
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/wire"
 )
 
@@ -55,7 +55,7 @@ func (n *Node) onDigest(m *wire.Message) {
 	}
 	dg := m.Value("digest")
 	if !hexDigest.MatchString(dg) {
-		n.logf(rm.LevelWarn, "ignoring %s message from %s: malformed digest", digestType, src)
+		n.logf(level.Warn, "ignoring %s message from %s: malformed digest", digestType, src)
 		return
 	}
 	n.digest.peer = dg
@@ -81,12 +81,12 @@ func (n *Node) checkDigest() {
 	if d.ours == d.peer {
 		if d.mismatch {
 			d.mismatch = false
-			n.logf(rm.LevelInfo, "haresources is now identical on %s and %s (digest %.12s)", n.local, n.peer, d.ours)
+			n.logf(level.Info, "haresources is now identical on %s and %s (digest %.12s)", n.local, n.peer, d.ours)
 		}
 		return
 	}
 	d.mismatch = true
-	n.logf(rm.LevelCrit, "haresources differs between %s (digest %.12s, %s) and %s (digest %.12s): it MUST BE IDENTICAL on both nodes; copy it from one node to the other and run 'heartbeatd reload' on the node that changed",
+	n.logf(level.Crit, "haresources differs between %s (digest %.12s, %s) and %s (digest %.12s): it MUST BE IDENTICAL on both nodes; copy it from one node to the other and run 'heartbeatd reload' on the node that changed",
 		n.local, d.ours, n.cfg.HaresourcesPath, n.peer, d.peer)
 }
 

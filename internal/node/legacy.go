@@ -1,6 +1,7 @@
 package node
 
 import (
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/wire"
 )
@@ -36,7 +37,7 @@ func (n *Node) onOverheard(m *wire.Message) {
 	if st, held := n.rm.Groups()[key]; !held || (st != rm.Running && st != rm.Starting) {
 		return
 	}
-	n.logf(rm.LevelWarn, "%s takes resource group %s without asking (it did not see us active): releasing it here", n.peer, key)
+	n.logf(level.Warn, "%s takes resource group %s without asking (it did not see us active): releasing it here", n.peer, key)
 	req := wire.New("ip-request")
 	req.Set("src", n.peer)
 	req.Set("ipaddr", key)

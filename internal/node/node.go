@@ -7,6 +7,7 @@ import (
 
 	"heartbeatd/haresources"
 	"heartbeatd/internal/grouprun"
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/membership"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/wire"
@@ -38,6 +39,9 @@ type Node struct {
 	// rmStepped: the resource manager got an event other than Tick in
 	// this Step, so it gets a Tick before Step returns.
 	rmStepped bool
+	// meter and facts serve the status queries only (query.go).
+	meter linkMeter
+	facts facts
 }
 
 type pendingAdmin struct {
@@ -82,6 +86,7 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 		n.outdateTick()
 		n.onRuns(n.runs.Tick(n.now))
 	case Received:
+		n.meter.observe(now, e.Msg, e.Link, n.mem)
 		n.stepMem(membership.Received{Msg: e.Msg, Link: e.Link})
 	case Admin:
 		n.onAdmin(e)
@@ -109,6 +114,7 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 		n.drain()
 	}
 	n.announceTick()
+	n.observe(ev)
 	return n.out
 }
 
@@ -125,8 +131,8 @@ func (n *Node) drain() {
 
 func (n *Node) emit(a Action) { n.out = append(n.out, a) }
 
-func (n *Node) logf(level, format string, args ...any) {
-	n.emit(Log{Level: level, Text: fmt.Sprintf(format, args...)})
+func (n *Node) logf(lv level.Level, format string, args ...any) {
+	n.emit(Log{Level: lv, Text: fmt.Sprintf(format, args...)})
 }
 
 // send hands a cluster message to membership (which adds the envelope,
@@ -172,6 +178,7 @@ func revivedIn(acts []membership.Action, node string) bool {
 func (n *Node) onMem(a membership.Action) {
 	switch a := a.(type) {
 	case membership.Transmit:
+		n.meter.sent++
 		n.emit(Transmit{Msg: a.Msg})
 	case membership.Log:
 		n.emit(Log{Level: a.Level, Text: a.Text})
@@ -217,8 +224,13 @@ func (n *Node) onMem(a membership.Action) {
 		n.scheduleAnnounce()
 	case membership.PeerRestarted:
 		n.digestPeerGone()
+	case membership.PingNodeStatus:
+		// Ping nodes never reach rm as nodes (mach_down ignores them);
+		// rm only learns how many answer, for the isolated-side rule.
+		n.queue = append(n.queue, n.pingReach())
+		n.emit(StatusChanged{})
 	case membership.PersistPeer:
-		n.emit(PersistPeer{Node: a.Node, Gen: a.Gen, Seq: a.Seq})
+		n.emit(PersistPeer{Node: a.Node, Gen: a.Gen, Seq: a.Seq, Periodic: a.Periodic})
 	case membership.Overheard:
 		n.onOverheard(a.Msg)
 	}
@@ -269,7 +281,7 @@ func (n *Node) onRuns(acts []grouprun.Action) {
 			if a.Job.Kind == grouprun.Announce {
 				continue // the outcome is in the log
 			}
-			n.queue = append(n.queue, rm.GroupDone{Key: a.Job.Key, Op: a.Job.Kind.String(),
+			n.queue = append(n.queue, rm.GroupDone{Key: a.Job.Key, Op: rm.GroupOp(a.Job.Kind.String()),
 				OK: a.OK, Fatal: a.Fatal, Resource: a.Resource})
 		}
 	}
@@ -292,7 +304,7 @@ func (n *Node) fromDeadPeer(m *wire.Message) bool {
 	if src == n.local || src != n.peer || n.alive(src) {
 		return false
 	}
-	n.logf(rm.LevelWarn, "%s message from %s ignored: %s is not alive here (a replayed packet?)", t, src, src)
+	n.logf(level.Warn, "%s message from %s ignored: %s is not alive here (a replayed packet?)", t, src, src)
 	return true
 }
 
@@ -314,14 +326,14 @@ func (n *Node) onAdmin(e Admin) {
 		return
 	}
 	n.admins = append(n.admins, pendingAdmin{id: e.ID, cmd: e.Cmd})
-	n.stepRM(rm.Admin{Cmd: string(e.Cmd), Set: e.Set})
+	n.stepRM(rm.Admin{Cmd: e.Cmd, Set: e.Set})
 }
 
 // reply answers the oldest admin command of rm's reply's kind: rm answers
 // each command once, in order.
 func (n *Node) reply(r rm.Reply) {
 	for i, p := range n.admins {
-		if string(p.cmd) == r.Cmd {
+		if p.cmd == r.Cmd {
 			n.admins = append(n.admins[:i], n.admins[i+1:]...)
 			n.emit(AdminReply{ID: p.id, OK: r.OK, Text: r.Text})
 			return
@@ -365,6 +377,18 @@ func (n *Node) Idle() bool { return n.rm.Idle() }
 // Membership and RM give the shell read access (cl_status, reload).
 func (n *Node) Membership() *membership.Table { return n.mem }
 func (n *Node) RM() *rm.Manager               { return n.rm }
+
+// pingReach counts the ping nodes that answer.
+func (n *Node) pingReach() rm.PingReach {
+	var r rm.PingReach
+	for _, p := range n.mem.PingNodes() {
+		r.Total++
+		if p.Status == membership.StatusPing {
+			r.Reachable++
+		}
+	}
+	return r
+}
 
 // StatusLine is the node's state in one line, for systemd's STATUS=: each
 // node's status, then the resource status.

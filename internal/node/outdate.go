@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"heartbeatd/internal/rm"
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/wire"
 )
 
@@ -71,12 +71,12 @@ func (n *Node) onOutdateRequest(e OutdateRequest) {
 		peer = n.peer
 	}
 	if peer == n.local || !n.isNode(peer) {
-		n.logf(rm.LevelWarn, "drbd peer %s was not found", peer)
+		n.logf(level.Warn, "drbd peer %s was not found", peer)
 		answer(OutdateUnreachable, "drbd peer "+peer+" was not found")
 		return
 	}
 	if !n.alive(peer) {
-		n.logf(rm.LevelWarn, "drbd peer %s is dead: cannot outdate %s", peer, res)
+		n.logf(level.Warn, "drbd peer %s is dead: cannot outdate %s", peer, res)
 		answer(OutdateUnreachable, "drbd peer "+peer+" is dead")
 		return
 	}
@@ -97,7 +97,7 @@ func (n *Node) onOutdateRequest(e OutdateRequest) {
 	m.Set("to_id", "dopd")
 	m.Set("client_gen", strconv.Itoa(n.outdate.gen))
 	n.outdate.waits[res] = &outdateWait{id: e.ID, peer: peer, deadline: n.now.Add(timeout)}
-	n.logf(rm.LevelInfo, "sending start_outdate message to %s for resource %s", peer, res)
+	n.logf(level.Info, "sending start_outdate message to %s for resource %s", peer, res)
 	n.send(m)
 }
 
@@ -115,7 +115,7 @@ func (n *Node) outdateTick() {
 			n.emit(OutdateReply{ID: w.id, Code: OutdateUnreachable, Text: "drbd peer " + w.peer + " is dead"})
 			continue
 		}
-		n.logf(rm.LevelError, "no answer from %s to outdate %s in time; peer is alive, returning %d", w.peer, res, OutdateError)
+		n.logf(level.Error, "no answer from %s to outdate %s in time; peer is alive, returning %d", w.peer, res, OutdateError)
 		n.emit(OutdateReply{ID: w.id, Code: OutdateError, Text: "peer " + w.peer + " is alive but did not answer in time"})
 	}
 }
@@ -149,16 +149,16 @@ func (n *Node) outdateMessage(m *wire.Message) {
 		if err != nil {
 			code = OutdateError
 		}
-		n.logf(rm.LevelInfo, "%s answered outdate of %s with %d", src, res, code)
+		n.logf(level.Info, "%s answered outdate of %s with %d", src, res, code)
 		n.emit(OutdateReply{ID: w.id, Code: code})
 	case "start_outdate":
 		res := m.Value("dop_res")
 		if !drbdResource.MatchString(res) {
-			n.logf(rm.LevelError, "start_outdate from %s: invalid resource name %q", src, res)
+			n.logf(level.Error, "start_outdate from %s: invalid resource name %q", src, res)
 			n.sendOutdateRC(src, res, OutdateError)
 			return
 		}
-		n.logf(rm.LevelInfo, "%s asks to outdate resource %s", src, res)
+		n.logf(level.Info, "%s asks to outdate resource %s", src, res)
 		n.emit(RunOutdate{Origin: src, Resource: res})
 	}
 }
@@ -166,7 +166,7 @@ func (n *Node) outdateMessage(m *wire.Message) {
 // onCommandDone answers the peer with what drbdadm said.
 func (n *Node) onCommandDone(e CommandDone) {
 	code := OutdateCode(e.Exit)
-	n.logf(rm.LevelInfo, "drbdadm outdate %s: exit %d: %s; answering %d to %s", e.Resource, e.Exit, strings.TrimSpace(e.Output), code, e.Origin)
+	n.logf(level.Info, "drbdadm outdate %s: exit %d: %s; answering %d to %s", e.Resource, e.Exit, strings.TrimSpace(e.Output), code, e.Origin)
 	n.sendOutdateRC(e.Origin, e.Resource, code)
 }
 

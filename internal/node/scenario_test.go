@@ -21,12 +21,14 @@ import (
 // through membership, group jobs through grouprun, so a file shows what
 // the shell would be asked to do. The node's own keepalives and the NS_
 // exchange are left out of the output (they are membership's scenarios'
-// subject). Commands:
+// subject), and so are the periodic refreshes of the peer's record.
+// Commands:
 //
 //	config key=value...   before the first event: failback (on|off|legacy),
 //	                      groups (comma list of HOME:RES[+RES...]; the first
 //	                      resource is the key), keepalive, deadtime,
-//	                      initdead (durations)
+//	                      initdead (durations), stonith (holder|heartbeat:
+//	                      a device and the fence policy), fence_delay
 //	start                 the daemon starts
 //	heartbeats on|off [links=eth1,eth2]
 //	                      pa2's status messages arrive every keepalive on
@@ -43,6 +45,7 @@ import (
 //	drbdadm RES EXIT      drbdadm outdate RES, run for pa2, exited with EXIT
 //	admin CMD [SET]       standby, takeover or cleanup
 //	shutdown              SIGTERM
+//	fence-done ok|failed  the reset of pa2 that the node asked for ended
 //	state                 the resource manager's bookkeeping
 func TestScenarios(t *testing.T) {
 	scenario.Run(t, "testdata/scenarios", t0, func(clk *scenario.Clock) scenario.Core {
@@ -55,6 +58,8 @@ type nodeScenario struct {
 	clk                           *scenario.Clock
 	n                             *Node
 	failback                      string
+	stonith                       string // "" (none), rm.FencePolicyHolder or rm.FencePolicyHeartbeat
+	fenceDelay                    time.Duration
 	groups                        []haresources.Group
 	keepalive, deadtime, initdead time.Duration
 
@@ -72,6 +77,10 @@ func (s *nodeScenario) config(c scenario.Cmd) error {
 		switch kv.Key {
 		case "failback":
 			s.failback = kv.Value
+		case "stonith":
+			s.stonith = kv.Value
+		case "fence_delay":
+			s.fenceDelay, err = time.ParseDuration(kv.Value)
 		case "keepalive":
 			s.keepalive, err = time.ParseDuration(kv.Value)
 		case "deadtime":
@@ -108,7 +117,8 @@ func (s *nodeScenario) build() error {
 			Keepalive: s.keepalive, Deadtime: s.deadtime, Warntime: s.deadtime / 2, Initdead: s.initdead,
 			Generation: 7, UUID: [16]byte{1}, HopFudge: 1, MaxRexmitDelay: 250 * time.Millisecond, Seed: 1,
 			DeadCheck: time.Millisecond},
-		RM:          rm.Config{Local: "pa1", Peer: "pa2", Groups: s.groups, AutoFailback: s.failback, OnStopFailure: rm.OnStopFailureBlock},
+		RM: rm.Config{Local: "pa1", Peer: "pa2", Groups: s.groups, AutoFailback: s.failback, OnStopFailure: rm.OnStopFailureBlock,
+			Stonith: s.stonith != "", FencePolicy: s.stonith, FenceDelay: s.fenceDelay},
 		Haresources: &haresources.File{Groups: s.groups}, HaresourcesPath: "/etc/ha.d/haresources",
 		Runs: grouprun.Config{StopRetries: 2},
 	}
@@ -255,6 +265,8 @@ func (s *nodeScenario) Do(c scenario.Cmd) ([]string, error) {
 		return s.step(Admin{ID: 1, Cmd: AdminCmd(arg(0)), Set: arg(1)}), nil
 	case "shutdown":
 		return s.step(Shutdown{}), nil
+	case "fence-done":
+		return s.step(FromRM(rm.FenceDone{Node: "pa2", OK: arg(0) == "ok"})), nil
 	case "state":
 		return []string{s.n.RM().State()}, nil
 	}
@@ -294,6 +306,9 @@ func (s *nodeScenario) step(ev Event) []string {
 		if _, ok := a.(StatusChanged); ok {
 			continue
 		}
+		if pp, ok := a.(PersistPeer); ok && pp.Periodic {
+			continue // membership's scenarios show them
+		}
 		acts = append(acts, a)
 	}
 	return scenario.Render(s.clk, acts, renderAction)
@@ -315,9 +330,9 @@ func renderAction(a Action) string {
 		return "send " + scenario.FormatKVs(kvs)
 	case Log:
 		if a.Entity != "" {
-			return "log " + a.Entity + " " + a.Level + ": " + a.Text
+			return "log " + a.Entity + " " + string(a.Level) + ": " + a.Text
 		}
-		return "log " + a.Level + ": " + a.Text
+		return "log " + string(a.Level) + ": " + a.Text
 	case RunScript:
 		line := fmt.Sprintf("run %d %s %s", a.ID, a.Op, a.Resource.Raw)
 		if a.TakeoverFrom != "" {
@@ -343,6 +358,9 @@ func renderAction(a Action) string {
 	case Exiting:
 		return "exiting"
 	case PersistPeer:
+		if a.Periodic {
+			return fmt.Sprintf("persist %s gen=%d seq=%d (periodic)", a.Node, a.Gen, a.Seq)
+		}
 		return fmt.Sprintf("persist %s gen=%d seq=%d", a.Node, a.Gen, a.Seq)
 	}
 	if r, ok := RM(a); ok {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"heartbeatd/internal/rm"
 )
 
 // TestSim runs the REAL node pair (membership, resource manager and the
@@ -67,9 +69,60 @@ func TestSim(t *testing.T) {
 	}
 }
 
+// TestSimFencing runs the same schedules with a STONITH device on both
+// nodes: a fenced machine stops at once, and no group may be active on
+// both machines at any moment, partitions and heals included
+// (checkExclusive), on top of TestSim's checks. Resets fail now and then.
+// It runs each fence policy on half of HBD_SIM_SEEDS per mode.
+func TestSimFencing(t *testing.T) {
+	seeds := 150
+	if v := os.Getenv("HBD_SIM_SEEDS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 1 {
+			seeds = n / 2
+		}
+	}
+	if testing.Short() {
+		seeds = 50
+	}
+	for _, mode := range []string{"on", "off", "legacy"} {
+		for _, policy := range []string{rm.FencePolicyHolder, rm.FencePolicyHeartbeat} {
+			t.Run(mode+"/"+policy, func(t *testing.T) { simFencing(t, seeds, mode, policy) })
+		}
+	}
+}
+
+func simFencing(t *testing.T, seeds int, mode, policy string) {
+	if *simSeed > 0 {
+		w := simRunWith(t, *simSeed, mode, policy)
+		t.Logf("seed %d violations %v\n%s", *simSeed, w.violations, w.dump())
+		return
+	}
+	failed := 0
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		w := simRunWith(t, seed, mode, policy)
+		if len(w.violations) == 0 {
+			continue
+		}
+		failed++
+		t.Logf("failing seed %d (%s)", seed, w.cause())
+		if failed <= 3 {
+			t.Errorf("seed %d: %s\n  replay: go test ./internal/node -run 'TestSimFencing/%s/%s' -simseed=%d -v",
+				seed, strings.Join(w.violations, "\n  "), mode, policy, seed)
+		}
+	}
+	t.Logf("%d seeds, %d failing", seeds, failed)
+}
+
 // simRun plays one random schedule and checks the end state.
-func simRun(t testing.TB, seed int64, mode string) *world {
+func simRun(t testing.TB, seed int64, mode string) *world { return simRunWith(t, seed, mode, "") }
+
+// simRunWith: policy "" runs without STONITH.
+func simRunWith(t testing.TB, seed int64, mode, policy string) *world {
 	w := newWorld(t, seed, mode)
+	if policy != "" {
+		w.stonith, w.fencePolicy = true, policy
+		w.fenceFail = func() bool { return w.rng.Float64() < 0.1 }
+	}
 	r := w.rng
 	w.opFail = func(i int, key, op string) bool { return op == "start" && r.Float64() < 0.03 }
 	w.start(0)

@@ -85,14 +85,24 @@ type world struct {
 	// false when it never finishes.
 	drbdadm func(i int, a RunOutdate) (exit int, ok bool)
 
+	// stonith: both nodes have a fencing device that resets the other
+	// machine at once (its daemon and everything it ran stop, as a power
+	// switch would do it); fenceFail makes a reset fail. With it, no group
+	// may ever be active on both machines (checkExclusive).
+	stonith     bool
+	fencePolicy string
+	fenceFail   func() bool
+	fences      []string // "pa1 fences pa2", in order
+
 	violations []string
 	trace      []string
 }
 
 const (
-	simKeepalive = time.Second
-	simDeadtime  = 5 * time.Second
-	simInitdead  = 10 * time.Second
+	simFenceDelay = 8 * time.Second
+	simKeepalive  = time.Second
+	simDeadtime   = 5 * time.Second
+	simInitdead   = 10 * time.Second
 )
 
 func simGroups() []haresources.Group {
@@ -121,7 +131,8 @@ func (w *world) cfg(i int) Config {
 		Membership: membership.Config{Local: sn.name, Nodes: simNames[:], Links: []string{"eth1", "eth2"},
 			Keepalive: simKeepalive, Deadtime: simDeadtime, Warntime: simDeadtime / 2, Initdead: simInitdead,
 			Generation: sn.gen, UUID: [16]byte{byte(i + 1)}, HopFudge: 1, MaxRexmitDelay: 250 * time.Millisecond, Seed: int64(i) + 7, DeadCheck: time.Millisecond},
-		RM:          rm.Config{Local: sn.name, Peer: simNames[1-i], Groups: w.groups, AutoFailback: w.mode, OnStopFailure: rm.OnStopFailureBlock},
+		RM: rm.Config{Local: sn.name, Peer: simNames[1-i], Groups: w.groups, AutoFailback: w.mode, OnStopFailure: rm.OnStopFailureBlock,
+			Stonith: w.stonith, FencePolicy: w.fencePolicy, FenceDelay: simFenceDelay, FenceDelayMax: 2 * time.Second, Seed: int64(i) + 11},
 		Haresources: hf, HaresourcesPath: "/etc/ha.d/haresources",
 	}
 }
@@ -243,7 +254,7 @@ func (w *world) apply(i int, a Action) {
 		}
 		switch r := r.(type) {
 		case rm.Fence:
-			w.step(i, FromRM(rm.FenceDone{Node: r.Node}))
+			w.fence(i, r.Node)
 		}
 	}
 }
@@ -269,6 +280,33 @@ func (w *world) runScript(i int, r grouprun.Run) {
 		w.tracef("%s stop %s", sn.name, r.Key)
 	}
 	sn.ops = append(sn.ops, o)
+}
+
+// fence is node i's STONITH device resetting node: the machine reboots at
+// once, so its daemon and its groups stop, unless the reset fails.
+func (w *world) fence(i int, node string) {
+	ok := w.fenceFail == nil || !w.fenceFail()
+	w.tracef("%s fences %s: ok=%v", w.nodes[i].name, node, ok)
+	w.fences = append(w.fences, w.nodes[i].name+" fences "+node)
+	if ok {
+		for o, sn := range w.nodes {
+			if sn.name == node {
+				w.reboot(o)
+			}
+		}
+	}
+	w.step(i, FromRM(rm.FenceDone{Node: node, OK: ok}))
+}
+
+// checkExclusive is the invariant fencing buys: no group is active (up,
+// starting or stopping) on both machines at any moment.
+func (w *world) checkExclusive() {
+	for _, g := range w.groups {
+		if w.nodes[0].actual[g.Key] != down && w.nodes[1].actual[g.Key] != down {
+			w.violate("%s active on both machines (%v, %v)", g.Key, w.nodes[0].actual[g.Key], w.nodes[1].actual[g.Key])
+			return
+		}
+	}
 }
 
 // checkStart is the safety invariant: a node never starts a group that
@@ -336,6 +374,9 @@ func (w *world) run(d time.Duration) {
 			w.connSince = time.Time{}
 		}
 		w.process()
+		if w.stonith && len(w.violations) == 0 {
+			w.checkExclusive()
+		}
 		if !w.now.Before(end) {
 			return
 		}

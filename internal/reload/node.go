@@ -2,12 +2,17 @@ package reload
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"heartbeatd/haresources"
+	"heartbeatd/internal/clock"
 	"heartbeatd/internal/config"
+	"heartbeatd/internal/fence"
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
 	"heartbeatd/internal/membership"
@@ -99,11 +104,15 @@ func (s *Set) NodeConfig(r Run) node.Config {
 			Initdead: c.Initdead, MaxRexmitDelay: c.MaxRexmitDelay,
 			Generation: r.Generation, UUID: r.UUID, HopFudge: c.HopFudge, Seed: r.Seed,
 			PingNodes: len(c.PingNodes) + len(c.PingGroups), DeadCheck: r.DeadCheck,
+			PingNames: s.PingNames(), Deadping: c.Deadping,
 			PeerRecords: peerRecords(r.Peers),
 		},
 		RM: rm.Config{
 			Local: r.Local, Peer: r.Peer, Groups: s.Hares.Groups,
 			AutoFailback: c.AutoFailback, OnStopFailure: c.StopFailure, PID: r.PID,
+			Stonith: len(c.FenceDevicesFor(r.Local)) > 0, FencePolicy: c.FencePolicy,
+			FenceDelay: c.FenceDelay, FenceDelayMax: c.FenceDelayMax, Seed: r.Seed,
+			PingTieBreak: c.PingTieBreak,
 		},
 		Haresources:     s.Hares,
 		HaresourcesPath: filepath.Join(r.ConfDir, "haresources"),
@@ -131,7 +140,26 @@ func (s *Set) Media() (specs []media.Spec, labels []string) {
 		specs = append(specs, MediumSpec(m))
 		labels = append(labels, fmt.Sprintf("%s:%d: %s", s.Cfg.File, m.Line, m.Kind))
 	}
+	// One ping medium per ping node (Heartbeat's ping and ping_group
+	// plugins); its name is the node's, and it is the node's only link.
+	for _, h := range s.Cfg.PingNodes {
+		specs = append(specs, media.Spec{Kind: media.KindPing, Peer: h, Hosts: h})
+		labels = append(labels, fmt.Sprintf("%s: ping %s", s.Cfg.File, h))
+	}
+	for _, g := range s.Cfg.PingGroups {
+		specs = append(specs, media.Spec{Kind: media.KindPing, Peer: g.Name, Hosts: strings.Join(g.Hosts, " ")})
+		labels = append(labels, fmt.Sprintf("%s:%d: ping_group", s.Cfg.File, g.Line))
+	}
 	return specs, labels
+}
+
+// PingNames are the ping nodes: each ping host, then each ping_group.
+func (s *Set) PingNames() []string {
+	names := append([]string(nil), s.Cfg.PingNodes...)
+	for _, g := range s.Cfg.PingGroups {
+		names = append(names, g.Name)
+	}
+	return names
 }
 
 // Links are the names of the set's media, in ha.cf order: membership's
@@ -161,10 +189,24 @@ func (s *Set) ScriptEnv(local, self string, pid int) []string {
 	c := s.Cfg
 	e := script.Environment{CurHost: local, LogFile: c.LogFile, DebugLog: c.DebugFile,
 		LogFacility: c.LogFacility, Debug: c.Debug, NiceFailback: c.AutoFailback != "legacy",
-		Heartbeatd: self, DaemonPID: pid}
+		Heartbeatd: self, DaemonPID: pid, ARPRefresh: c.ARPRefresh}
 	for k, v := range c.Env {
 		e.Vars = append(e.Vars, script.EnvVar{Name: k, Value: v})
 	}
 	sort.Slice(e.Vars, func(i, j int) bool { return e.Vars[i].Name < e.Vars[j].Name })
 	return e.List()
+}
+
+// ScriptRunner runs this set's resource scripts for local: found by the
+// resolver `heartbeatd check` uses, with Heartbeat's environment and the
+// script_timeout; log gets the lines (entity, level word, text).
+func (s *Set) ScriptRunner(confdir, local string, clk clock.Clock, log script.Logger) *script.Runner {
+	self, _ := os.Executable()
+	return &script.Runner{Dirs: haresources.ScriptDirs(confdir), Env: s.ScriptEnv(local, self, os.Getpid()),
+		Timeout: s.Cfg.ScriptTimeout, Log: log, Clock: clk}
+}
+
+// Fencer resets nodes with the STONITH devices local may use.
+func (s *Set) Fencer(local string, log func(level.Level, string)) *fence.Fencer {
+	return &fence.Fencer{Runner: &fence.Runner{Timeout: s.Cfg.FenceTimeout}, Devices: s.Cfg.FenceDevicesFor(local), Log: log}
 }

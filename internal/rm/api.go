@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/wire"
 )
 
@@ -61,6 +62,15 @@ type Config struct {
 	// its groups, and retries every StonithRetry on failure.
 	Stonith      bool
 	StonithRetry time.Duration
+	// FencePolicy is FencePolicyHeartbeat or FencePolicyHolder (the
+	// default); FenceDelay and FenceDelayMax are the holder policy's wait
+	// for the node that holds fewer groups. Seed feeds the random part.
+	FencePolicy string
+	// PingTieBreak: a node that reaches none of its ping nodes does not
+	// take over from (or fence) a dead peer (isolated.go).
+	PingTieBreak              bool
+	FenceDelay, FenceDelayMax time.Duration
+	Seed                      int64
 	// OnStopFailure is OnStopFailureReboot (default) or OnStopFailureBlock.
 	OnStopFailure string
 	// PID, when non-zero, is appended to "Heartbeat shutdown in progress.".
@@ -119,13 +129,35 @@ type Message struct{ Msg *wire.Message }
 // Admin is hb_standby ("standby") or hb_takeover ("takeover") with Set
 // "all" | "local" | "foreign" | "failback" (empty = "all"), or "cleanup"
 // with Set = a group key (the admin asserts the group is stopped here).
-type Admin struct{ Cmd, Set string }
+type Admin struct {
+	Cmd AdminCmd
+	Set string
+}
+
+// AdminCmd is an admin command the manager carries out.
+type AdminCmd string
+
+// The admin commands.
+const (
+	CmdStandby  AdminCmd = "standby"  // hb_standby
+	CmdTakeover AdminCmd = "takeover" // hb_takeover
+	CmdCleanup  AdminCmd = "cleanup"  // heartbeatd cleanup KEY
+)
+
+// GroupOp is what a GroupDone reports on.
+type GroupOp string
+
+// The group operations.
+const (
+	OpStart GroupOp = "start"
+	OpStop  GroupOp = "stop"
+)
 
 // GroupDone: the executor finished a whole group operation. A failed start
 // has already been released again by the executor unless Fatal is set.
 type GroupDone struct {
 	Key string
-	Op  string // "start" | "stop"
+	Op  GroupOp
 	OK  bool
 	// Fatal: the stop (or, after a failed start, the release) failed and
 	// status still says running.
@@ -194,19 +226,22 @@ type StopGroup struct {
 
 // Log levels as Heartbeat prints them.
 const (
-	LevelCrit  = "CRIT"
-	LevelError = "ERROR"
-	LevelWarn  = "WARN"
-	LevelInfo  = "info"
-	LevelDebug = "debug"
+	LevelCrit  = level.Crit
+	LevelError = level.Error
+	LevelWarn  = level.Warn
+	LevelInfo  = level.Info
+	LevelDebug = level.Debug
 )
 
 // Log is a line for the heartbeat log.
-type Log struct{ Level, Text string }
+type Log struct {
+	Level level.Level
+	Text  string
+}
 
 // Reply answers an Admin command.
 type Reply struct {
-	Cmd  string
+	Cmd  AdminCmd
 	OK   bool
 	Text string
 }

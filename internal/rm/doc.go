@@ -13,6 +13,16 @@ package rm
 //   - Own messages: the manager applies its own resource/ask_resources
 //     messages when it sends them (queued to the end of the same Step, like
 //     Heartbeat's loopback) and ignores looped-back copies (src == Local).
+//   - Late messages: membership delivers a retransmitted message when it
+//     arrives, after the newer ones that overtook it; Heartbeat applies it
+//     as news. Here a peer's resource or starting message older (hg, seq)
+//     than one already applied no longer changes the peer's stability
+//     (isstable), nor its rsc_hold once a newer resource message came;
+//     what it asks for is still done (a starting is answered, a claim of
+//     the peer's home groups releases our copies). A standby message sent
+//     before the peer's newest starting is ignored: the peer left that
+//     exchange. And the peer's "done" for our standby leaves the peer in
+//     flux until its resource message says what it took.
 //   - One resource job at a time (req_our_resources, mach_down, standby,
 //     shutdown, ip-request, ...), in order; the groups of one job run in
 //     parallel. Heartbeat forks children that may overlap.

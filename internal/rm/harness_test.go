@@ -106,6 +106,9 @@ type world struct {
 	// stepped with, and, unless the manager is Idle, at most 250 ms after
 	// the previous Tick, instead of on a fixed 250 ms grid.
 	daemonTicks bool
+	// rec, when set, writes down what one node's manager is stepped with
+	// (seedrec_test.go).
+	rec *recorder
 }
 
 func testGroups() []haresources.Group {
@@ -137,6 +140,9 @@ func (w *world) idx(name string) int {
 // start boots heartbeatd on node i (a fresh Manager, new generation).
 func (w *world) start(i int) {
 	n := w.nodes[i]
+	if w.rec != nil && w.rec.node == i {
+		w.rec.restart()
+	}
 	n.m = New(w.cfgs[i])
 	n.running = true
 	n.inc++
@@ -209,6 +215,9 @@ func (w *world) step(i int, ev Event) {
 		n.stepped = true
 	}
 	acts := n.m.Step(w.now, ev)
+	if w.rec != nil && w.rec.node == i {
+		w.rec.add(w.now, ev, acts)
+	}
 	for _, a := range acts {
 		if !n.running {
 			break // rebooted: the rest never happens
@@ -423,7 +432,7 @@ func (w *world) finishOp(i int, op *execOp) {
 	case op.op == "stop":
 		n.actual[op.key] = actUp // status still says running
 	}
-	w.step(i, GroupDone{Key: op.key, Op: op.op, OK: op.ok, Fatal: op.fatal})
+	w.step(i, GroupDone{Key: op.key, Op: GroupOp(op.op), OK: op.ok, Fatal: op.fatal})
 }
 
 func (w *world) membership(i int) {
@@ -504,7 +513,7 @@ func (w *world) deliver(d delivery) {
 func (w *world) admin(i int, cmd, set string) Reply {
 	n := w.nodes[i]
 	before := len(n.replies)
-	w.step(i, Admin{Cmd: cmd, Set: set})
+	w.step(i, Admin{Cmd: AdminCmd(cmd), Set: set})
 	if len(n.replies) == before {
 		w.t.Fatalf("no reply to %s %s", cmd, set)
 	}

@@ -283,13 +283,13 @@ func (m *Manager) onGroupDone(e GroupDone) {
 		res = e.Key
 	}
 	switch {
-	case e.Op == "start" && g.state == Starting && e.OK:
+	case e.Op == OpStart && g.state == Starting && e.OK:
 		g.state = Running
 		g.startFailed = false
 		g.gaveUp = false
 		g.retries = 0
 		delete(j.pending, e.Key)
-	case e.Op == "start" && g.state == Starting:
+	case e.Op == OpStart && g.state == Starting:
 		// ResourceManager: the whole group is stopped again, and 30 s later
 		// hb_standby hands the set to the other node. The executor has
 		// already released it (and logged "Giving up resources due to
@@ -309,14 +309,14 @@ func (m *Manager) onGroupDone(e GroupDone) {
 		}
 		g.state = Stopped
 		delete(j.pending, e.Key)
-	case e.Op == "stop" && g.state == Stopping && e.OK:
+	case e.Op == OpStop && g.state == Stopping && e.OK:
 		g.state = Stopped
 		delete(j.pending, e.Key)
-	case e.Op == "stop" && g.state == Stopping && !e.Fatal:
+	case e.Op == OpStop && g.state == Stopping && !e.Fatal:
 		m.logf(LevelWarn, "Resource %s stop failed but its status says stopped: the script is probably not LSB-compliant; it MUST succeed on a stop when already stopped", res)
 		g.state = Stopped
 		delete(j.pending, e.Key)
-	case e.Op == "stop" && g.state == Stopping:
+	case e.Op == OpStop && g.state == Stopping:
 		g.state = FailedStop
 		delete(j.pending, e.Key)
 		j.fatal = append(j.fatal, e.Key)
@@ -415,7 +415,7 @@ func (m *Manager) finishJob() {
 			}
 		}
 		if len(stuck) > 0 {
-			m.shutdownBlocked = true
+			m.shutdown = shutBlocked
 			m.logf(LevelCrit, "Shutdown blocked: resource group(s) %s failed to stop and may still be active on %s. "+
 				"Leaving now would let %s take them over while they run here. Fix them, run `heartbeatd cleanup KEY`, then stop heartbeatd again.",
 				strings.Join(stuck, ", "), m.cfg.Local, m.cfg.Peer)
@@ -426,7 +426,7 @@ func (m *Manager) finishJob() {
 			return
 		}
 		m.logf(LevelInfo, "All HA resources relinquished.")
-		m.shutdownReadySet = true
+		m.shutdown = shutReady
 		m.emit(ShutdownReady{})
 	case jobIPRequest:
 		g := m.byKey[j.ipKey]

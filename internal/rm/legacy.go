@@ -10,7 +10,7 @@ func (m *Manager) onIPRequest(msg *wire.Message) {
 		m.logf(LevelWarn, "ip-request from %s for unknown resource group %q ignored", m.cfg.Peer, key)
 		return
 	}
-	if m.shutdownRunning {
+	if m.shuttingDown() {
 		return
 	}
 	m.queue(&job{kind: jobIPRequest, ipKey: key, epoch: m.peerEpoch})
@@ -36,7 +36,7 @@ func (m *Manager) onIPRequestResp(msg *wire.Message) {
 		return
 	}
 	delete(m.asked, key)
-	if m.shutdownRunning {
+	if m.shuttingDown() {
 		return
 	}
 	m.queue(&job{kind: jobIPResp, start: true, keys: []string{key}})

@@ -2,11 +2,13 @@ package rm
 
 import (
 	"fmt"
+	"math/rand"
 	"sort"
 	"strings"
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/level"
 	"heartbeatd/internal/wire"
 )
 
@@ -93,7 +95,9 @@ type Manager struct {
 	healing         bool // the peer returned after a partition and has not said isstable=1 since
 	// peerEpoch counts the peer's deaths, shutdowns and restarts: an
 	// ip-request queued under an older epoch is void.
-	peerEpoch    int
+	peerEpoch int
+	// peerNewest: the newest messages applied from the peer (overtaken).
+	peerNewest   peerPositions
 	asked        map[string]bool // legacy: ip-requests we sent, not yet answered
 	standby      standbyPhase
 	standbyUntil time.Time // standby_running; zero = none
@@ -102,15 +106,12 @@ type Manager struct {
 	// failbackRetryAt: PerformAutoFailback was delayed (AutoFailbackProc).
 	failbackRetryAt time.Time
 
-	localTakeoverAt  time.Time // local_takeover_time (set once, as Heartbeat)
-	localWorkDone    bool
-	foreignWorkDone  bool
-	announced        bool
-	reqRequestedYet  bool
-	shutdownWanted   bool // rsc_needs_shutdown
-	shutdownRunning  bool // shutdown_in_progress
-	shutdownBlocked  bool
-	shutdownReadySet bool
+	localTakeoverAt time.Time // local_takeover_time (set once, as Heartbeat)
+	localWorkDone   bool
+	foreignWorkDone bool
+	announced       bool
+	reqRequestedYet bool
+	shutdown        shutdownPhase
 
 	peerStatus   string
 	peerPackets  bool // anypacketsyet
@@ -122,8 +123,11 @@ type Manager struct {
 	failureStandbyAt  time.Time
 	failureStandbySet rscSet
 
-	fenceRetryAt time.Time
-	fencing      string // node being fenced
+	fenceRetryAt time.Time  // a fence retry, or the holder policy's delay, is due
+	rng          *rand.Rand // the holder policy's random delay
+	ping         PingReach  // ping nodes answering, of those configured
+	isolatedPeer string     // a dead peer whose recovery waits for a ping node
+	fencing      string     // node being fenced
 
 	jobs []*job
 	cur  *job
@@ -148,6 +152,7 @@ func New(cfg Config) *Manager {
 		peerStatus: "init",
 		peerHasRsc: true,
 		asked:      map[string]bool{},
+		rng:        newRand(cfg.Seed),
 	}
 	for _, g := range cfg.Groups {
 		if _, dup := m.byKey[g.Key]; dup {
@@ -182,6 +187,8 @@ func (m *Manager) Step(now time.Time, ev Event) []Action {
 		m.onGroupDone(e)
 	case FenceDone:
 		m.onFenceDone(e)
+	case PingReach:
+		m.onPingReach(e)
 	case Tick:
 		m.onTick()
 	case Shutdown:
@@ -204,9 +211,9 @@ func (m *Manager) drain() {
 			m.startNextJob()
 			continue
 		}
-		if m.shutdownWanted {
+		if m.shutdown == shutDelayed {
 			m.shutdownIfNeeded()
-			if !m.shutdownWanted {
+			if m.shutdown != shutDelayed {
 				continue
 			}
 		}
@@ -215,8 +222,8 @@ func (m *Manager) drain() {
 	m.logf(LevelError, "resource manager did not settle after 1000 internal steps")
 }
 
-func (m *Manager) logf(level, format string, args ...any) {
-	m.out = append(m.out, Log{Level: level, Text: fmt.Sprintf(format, args...)})
+func (m *Manager) logf(lv level.Level, format string, args ...any) {
+	m.out = append(m.out, Log{Level: lv, Text: fmt.Sprintf(format, args...)})
 }
 
 func (m *Manager) emit(a Action) { m.out = append(m.out, a) }
@@ -280,7 +287,7 @@ func (m *Manager) isStable() bool {
 	if !m.nice {
 		return !busy
 	}
-	if m.shutdownWanted && m.rstate == stateInit {
+	if m.shutdown == shutDelayed && m.rstate == stateInit {
 		return true
 	}
 	return m.otherStable && !m.takeover && m.standby == standbyNot &&
@@ -303,7 +310,7 @@ func (m *Manager) Idle() bool {
 		m.fencing == "" && m.fenceRetryAt.IsZero() &&
 		m.cur == nil && len(m.jobs) == 0 && len(m.self) == 0 &&
 		!m.takeover && !m.releasing && !m.conflictPending && !m.reqDeferred && !m.healing &&
-		!m.shutdownWanted && !m.shutdownRunning && len(m.asked) == 0
+		m.shutdown == shutNone && len(m.asked) == 0
 }
 
 // RscStatus is `cl_status rscstatus`: none, local, foreign, all or transition.
@@ -342,7 +349,7 @@ func (m *Manager) Held() []string {
 
 // ShutdownBlocked reports a graceful stop that waits for an admin: a group
 // failed to stop and may still run here.
-func (m *Manager) ShutdownBlocked() bool { return m.shutdownBlocked }
+func (m *Manager) ShutdownBlocked() bool { return m.shutdown == shutBlocked }
 
 // Groups returns each group's state here, by key.
 func (m *Manager) Groups() map[string]GroupState {

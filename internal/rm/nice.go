@@ -95,6 +95,7 @@ func (m *Manager) processResources(msg *wire.Message) {
 		return
 	}
 	newState := m.rstate
+	late := m.overtaken(msg)
 	if msg.Type() == "starting" {
 		switch m.rstate {
 		case stateRscRcvd, stateStable, stateShutdown:
@@ -106,11 +107,14 @@ func (m *Manager) processResources(msg *wire.Message) {
 			m.logf(LevelError, "Received 'starting' message in state %d", m.rstate)
 			return
 		}
-		m.otherStable = false
+		if !late.any {
+			// Else the peer's newer messages told its state since.
+			m.otherStable = false
+		}
 		if m.takeover {
 			m.logf(LevelWarn, "T_STARTING received during takeover.")
 		}
-		if m.standby == standbyOther || m.standby == standbyDone {
+		if (m.standby == standbyOther || m.standby == standbyDone) && !late.ask {
 			// The peer re-announces itself: it restarted (membership
 			// already cancelled the exchange then) or, being heartbeatd,
 			// it declared us dead and saw us return, and reset its
@@ -151,9 +155,13 @@ func (m *Manager) processResources(msg *wire.Message) {
 		m.logf(LevelError, "resource message received in state %d", m.rstate)
 		return
 	}
-	m.otherHolds = updRsc(full, m.otherHolds, n)
+	if !late.resource {
+		m.otherHolds = updRsc(full, m.otherHolds, n)
+	}
+	// A late claim still counts: otherHolds says whether the peer claims
+	// its own groups now.
 	m.resolveConflict(full && msg.Value("isstable") == "1" && msg.Value("info") == "")
-	if st, ok := msg.Get("isstable"); ok {
+	if st, ok := msg.Get("isstable"); ok && !late.any {
 		if st == "1" {
 			m.healing = false
 			if !m.otherStable {
@@ -166,7 +174,7 @@ func (m *Manager) processResources(msg *wire.Message) {
 			m.otherStable = false
 		}
 	}
-	if m.reqDeferred && m.otherHolds&rscForeign == 0 && (!m.healing || m.otherStable) && !m.shutdownRunning && m.standby == standbyNot {
+	if m.reqDeferred && m.otherHolds&rscForeign == 0 && (!m.healing || m.otherStable) && !m.shuttingDown() && m.standby == standbyNot {
 		m.reqDeferred = false
 		m.reqOurResources(true)
 	}
@@ -205,7 +213,7 @@ func (m *Manager) resolveConflict(full bool) {
 	// way (seeds 177922, 288403: the request was lost in the partition and
 	// would hold both copies for the whole 10 s standby timeout).
 	waiting := m.standby == standbyMe && m.cur == nil
-	if (m.standby != standbyNot && !waiting) || m.shutdownRunning {
+	if (m.standby != standbyNot && !waiting) || m.shuttingDown() {
 		// Not now, but not never: the peer announced its claim once and
 		// stays silent while stable, so without a retry both nodes would
 		// keep running these groups after our standby ends (simulator
@@ -228,7 +236,7 @@ func (m *Manager) resolveConflict(full bool) {
 // held them and restarted within deadtime). We take them back.
 func (m *Manager) adoptOrphans() {
 	if !m.nice || m.rstate != stateStable || !m.otherStable || m.standby != standbyNot ||
-		m.shutdownRunning || m.shutdownWanted || m.cur != nil || len(m.jobs) > 0 || !m.peerAlive() {
+		m.shuttingDown() || m.shutdown == shutDelayed || m.cur != nil || len(m.jobs) > 0 || !m.peerAlive() {
 		return
 	}
 	if m.iHold&rscLocal == 0 && m.otherHolds&rscForeign == 0 {
@@ -318,7 +326,7 @@ func (m *Manager) audit() {
 	if m.otherHolds&rscLocal != 0 && mine&rscForeign != 0 {
 		said = append(said, "Both machines own foreign resources!")
 	}
-	if m.isStable() && !m.shutdownRunning && m.rstate != stateShutdown {
+	if m.isStable() && !m.shuttingDown() && m.rstate != stateShutdown {
 		if mine&rscLocal == 0 && m.otherHolds&rscForeign == 0 {
 			said = append(said, "No one owns our local resources!")
 		}
@@ -344,7 +352,7 @@ func (m *Manager) announceTakeover(reason string) {
 
 // reqOurResources is req_our_resources.
 func (m *Manager) reqOurResources(anyway bool) {
-	if m.shutdownRunning {
+	if m.shuttingDown() {
 		return
 	}
 	if m.nice {
@@ -360,7 +368,7 @@ func (m *Manager) reqOurResources(anyway bool) {
 // performAutoFailback: with auto_failback on, a node holding the other's
 // groups hands them back once the other side is stable (A-main 06/08).
 func (m *Manager) performAutoFailback() {
-	if m.shutdownRunning || m.iHold&rscForeign == 0 || !m.needFailback || !m.auto {
+	if m.shuttingDown() || m.iHold&rscForeign == 0 || !m.needFailback || !m.auto {
 		m.needFailback = false
 		return
 	}
@@ -387,7 +395,7 @@ func (m *Manager) onTick() {
 		m.sendResourcesHeld(true, "")
 		m.audit()
 	}
-	if m.conflictPending && m.standby == standbyNot && !m.shutdownRunning {
+	if m.conflictPending && m.standby == standbyNot && !m.shuttingDown() {
 		m.resolveConflict(false)
 	}
 	m.adoptOrphans()

@@ -1,6 +1,7 @@
 package rm
 
 import (
+	"strconv"
 	"time"
 
 	"heartbeatd/internal/wire"
@@ -16,6 +17,9 @@ func (m *Manager) onPeerStatus(e PeerStatus) {
 		return
 	}
 	old := m.peerStatus
+	if e.Status != "dead" {
+		m.isolatedPeer = "" // it lives: nothing waits to be recovered
+	}
 	if old == "dead" && e.Status == "active" && m.commUp {
 		// The peer went active without us (it came up alone, or we lost
 		// its init/up while partitioned): like a partition return, it may
@@ -37,13 +41,16 @@ func (m *Manager) onPeerStatus(e PeerStatus) {
 			m.peerShutdone = false
 			m.peerHasRsc = true
 			m.peerEpoch++
+			// A new run numbers its messages afresh (normally under a
+			// higher generation, but not if its hb_generation was lost).
+			m.peerNewest = peerPositions{}
 			if m.standby != standbyNot {
 				m.logf(LevelInfo, "Cancelling pending standby operation")
 				m.standby = standbyNot
 				m.standbyUntil = time.Time{}
 				m.otherStable = true
 			}
-			if !m.nice && old == "active" && m.commUp && !m.shutdownRunning {
+			if !m.nice && old == "active" && m.commUp && !m.shuttingDown() {
 				// Our ip-requests died with the old process: ask again
 				// for the home groups that are not running here.
 				for _, g := range m.groups {
@@ -68,7 +75,7 @@ func (m *Manager) recoverDead(node string) {
 			m.otherStable = true
 		}
 	}
-	if m.shutdownRunning {
+	if m.shuttingDown() || m.holdOffIsolated(node) {
 		return
 	}
 	m.needFailback = true
@@ -80,12 +87,10 @@ func (m *Manager) recoverDead(node string) {
 			needStonith = m.peerHasRsc
 		}
 	}
+	if m.cfg.Stonith && m.fenceFirst(node, needStonith) {
+		return // FenceDone continues
+	}
 	if needStonith {
-		if m.cfg.Stonith {
-			m.fencing = node
-			m.emit(Fence{Node: node})
-			return // FenceDone continues
-		}
 		m.sendStonith(node, "n_stnth")
 		m.logf(LevelWarn, "No STONITH device configured.")
 		m.logf(LevelWarn, "Shared disks are not protected.")
@@ -129,7 +134,7 @@ func (m *Manager) onFenceDone(e FenceDone) {
 // takeoverFrom is takeover_from_node: mach_down for the node's groups and
 // our own acquisition, which may still be pending.
 func (m *Manager) takeoverFrom(node string) {
-	if m.shutdownRunning {
+	if m.shuttingDown() {
 		m.logf(LevelInfo, "Resource takeover cancelled - shutdown in progress.")
 		return
 	}
@@ -156,7 +161,7 @@ func (m *Manager) onPeerShutdown(e PeerShutdown) {
 	if m.nice {
 		m.otherStable = true
 		m.otherHolds = rscNone
-		if m.iHold != rscAll && !m.shutdownRunning {
+		if m.iHold != rscAll && !m.shuttingDown() {
 			rtype := rscAll
 			switch m.iHold {
 			case rscForeign:
@@ -191,7 +196,7 @@ func (m *Manager) onPeerReturned(e PeerReturned) {
 	m.peerShutdone = false
 	m.peerHasRsc = true
 	m.logf(LevelCrit, "Cluster node %s returning after partition: resolving ownership, each group held twice stays on its home node.", e.Node)
-	if m.shutdownRunning {
+	if m.shuttingDown() {
 		return
 	}
 	if m.standby != standbyNot {
@@ -261,29 +266,28 @@ func (m *Manager) anyActive(set rscSet) bool {
 
 // giveupResources is hb_giveup_resources (SIGTERM).
 func (m *Manager) giveupResources() {
-	if m.shutdownReadySet {
+	if m.shutdown == shutReady {
 		m.emit(ShutdownReady{})
 		return
 	}
-	if m.shutdownBlocked {
+	if m.shutdown == shutBlocked {
 		// Another SIGTERM: try the stuck groups again.
-		m.shutdownBlocked = false
+		m.shutdown = shutGivingUp
 		m.queue(&job{kind: jobGiveupAll})
 		return
 	}
-	if m.shutdownRunning {
+	if m.shuttingDown() {
 		m.logf(LevelInfo, "Heartbeat shutdown already underway.")
 		return
 	}
 	if !m.isStable() {
-		if !m.shutdownWanted {
+		if m.shutdown != shutDelayed {
 			m.logf(LevelWarn, "Shutdown delayed until current resource activity finishes.")
-			m.shutdownWanted = true
+			m.shutdown = shutDelayed
 		}
 		return
 	}
-	m.shutdownWanted = false
-	m.shutdownRunning = true
+	m.shutdown = shutGivingUp
 	m.iHold = rscNone
 	m.rstate = stateShutdown
 	m.failureStandbyAt = time.Time{}
@@ -297,7 +301,73 @@ func (m *Manager) giveupResources() {
 }
 
 func (m *Manager) shutdownIfNeeded() {
-	if m.shutdownWanted {
+	if m.shutdown == shutDelayed {
 		m.giveupResources()
 	}
 }
+
+// msgOrder is the position of a message in the peer's stream: its
+// generation and sequence number (hg and seq, hex, added by membership).
+type msgOrder struct{ gen, seq uint64 }
+
+func orderOf(msg *wire.Message) (msgOrder, bool) {
+	seq, err := strconv.ParseUint(msg.Value("seq"), 16, 64)
+	if err != nil || seq == 0 {
+		return msgOrder{}, false
+	}
+	gen, _ := strconv.ParseUint(msg.Value("hg"), 16, 64)
+	return msgOrder{gen: gen, seq: seq}, true
+}
+
+func (a msgOrder) before(b msgOrder) bool {
+	return a.gen < b.gen || a.gen == b.gen && a.seq < b.seq
+}
+
+// overtaken says which kinds of newer peer messages were applied before
+// msg, a starting, resource or ask_resources message from the peer, and
+// records its position. Membership delivers a retransmitted message when
+// it arrives, after the newer ones that overtook it: what it says about
+// the peer's state is then the past. A late "isstable=0" would leave the
+// peer in flux for good (it repeats nothing while stable), and a late
+// "isstable=1" from before a standby exchange makes the peer look stable
+// in the middle of it, so that its "done" reads as "nobody holds our
+// groups" (simulator seeds 3742, 7219, 19879: both nodes ran a group, or
+// neither). What a late message asks for is still done: a starting is
+// answered, a claim of the peer's own groups still releases our copies.
+// Only a standby message sent before the peer's newest starting is void:
+// the peer left that exchange when it sent the starting (seed 5890: a
+// late "other" made us give everything to a peer that had cancelled).
+func (m *Manager) overtaken(msg *wire.Message) overtakenBy {
+	o, ok := orderOf(msg)
+	if !ok {
+		return overtakenBy{} // no position (a test, or a peer without seq)
+	}
+	by := overtakenBy{
+		any:      o.before(m.peerNewest.any),
+		resource: o.before(m.peerNewest.resource),
+		ask:      o.before(m.peerNewest.ask),
+		starting: o.before(m.peerNewest.starting),
+	}
+	newest := func(p *msgOrder) {
+		if p.before(o) {
+			*p = o
+		}
+	}
+	newest(&m.peerNewest.any)
+	switch msg.Type() {
+	case "resource":
+		newest(&m.peerNewest.resource)
+	case "ask_resources":
+		newest(&m.peerNewest.ask)
+	case "starting":
+		newest(&m.peerNewest.starting)
+	}
+	return by
+}
+
+// peerPositions holds the positions of the newest starting, resource and
+// ask_resources messages applied from the peer: any of them, and by type.
+type peerPositions struct{ any, resource, ask, starting msgOrder }
+
+// overtakenBy: a newer message of that kind was applied already.
+type overtakenBy struct{ any, resource, ask, starting bool }

@@ -2,6 +2,7 @@ package rm
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ import (
 //
 //	config key=value...    before the first event: local, peer, failback
 //	                       (on|off|legacy), groups (comma list of HOME:KEY),
-//	                       stonith (yes|no), on-stop-failure (reboot|block)
+//	                       stonith (yes|no), on-stop-failure (reboot|block),
+//	                       ping-tiebreak (yes|no)
 //	comm-up [alone]        CommUp
 //	peer-status STATUS     PeerStatus of the peer (init|up|active|dead)
 //	peer-returned          PeerReturned (partition healed)
@@ -35,6 +37,7 @@ import (
 //	                       executor, fatal = the release/stop failed and the
 //	                       status still says running
 //	fence-done ok|failed   FenceDone for the peer
+//	ping-reach R T         PingReach: R of the T ping nodes answer
 //	shutdown, tick         Shutdown (SIGTERM), Tick
 //	state                  the Heartbeat bookkeeping, rscstatus and the
 //	                       failed starts with their schedule
@@ -94,9 +97,16 @@ func (s *rmScenario) Do(c scenario.Cmd) ([]string, error) {
 		}
 		return s.step(Message{Msg: msg}), nil
 	case "admin":
-		return s.step(Admin{Cmd: arg(0), Set: arg(1)}), nil
+		return s.step(Admin{Cmd: AdminCmd(arg(0)), Set: arg(1)}), nil
 	case "done":
 		return s.done(c, pos)
+	case "ping-reach":
+		r, err1 := strconv.Atoi(arg(0))
+		n, err2 := strconv.Atoi(arg(1))
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("usage: ping-reach REACHABLE TOTAL")
+		}
+		return s.step(PingReach{Reachable: r, Total: n}), nil
 	case "fence-done":
 		return s.step(FenceDone{Node: s.cfg.Peer, OK: arg(0) == "ok"}), nil
 	case "shutdown":
@@ -113,7 +123,7 @@ func (s *rmScenario) done(c scenario.Cmd, pos []string) ([]string, error) {
 	if len(pos) != 3 || (pos[0] != "start" && pos[0] != "stop") {
 		return nil, fmt.Errorf("usage: done start|stop KEY ok|failed|fatal [resource=NAME]")
 	}
-	e := GroupDone{Op: pos[0], Key: pos[1]}
+	e := GroupDone{Op: GroupOp(pos[0]), Key: pos[1]}
 	switch pos[2] {
 	case "ok":
 		e.OK = true
@@ -143,6 +153,8 @@ func (s *rmScenario) configure(c scenario.Cmd) error {
 			s.cfg.Stonith = kv.Value == "yes"
 		case "on-stop-failure":
 			s.cfg.OnStopFailure = kv.Value
+		case "ping-tiebreak":
+			s.cfg.PingTieBreak = kv.Value == "yes"
 		case "groups":
 			s.cfg.Groups = nil
 			for _, g := range strings.Split(kv.Value, ",") {
@@ -194,7 +206,7 @@ func renderAction(a Action) string {
 		}
 		return "stop-group " + a.Key
 	case Log:
-		return "log " + a.Level + ": " + a.Text
+		return "log " + string(a.Level) + ": " + a.Text
 	case Reply:
 		verdict := "refused"
 		if a.OK {

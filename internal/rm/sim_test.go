@@ -117,6 +117,9 @@ func runSim(t testing.TB, seed int64, wake bool) simResult {
 		groups = append(groups, haresources.Group{Node: home, Key: fmt.Sprintf("10.201.0.%d/24/eth1", 100+i)})
 	}
 	w := newWorld(t, mode, groups)
+	if simHook != nil {
+		simHook(w)
+	}
 	w.daemonTicks = wake
 	res := simResult{seed: seed, mode: mode}
 	policy := OnStopFailureReboot
@@ -226,7 +229,7 @@ func runSim(t testing.TB, seed int64, wake bool) simResult {
 				set := []string{"all", "local", "foreign", "failback", ""}[rnd.Intn(5)]
 				fault("admin %s %s %s", n.name, cmd, set)
 				disturb()
-				w.step(i, Admin{Cmd: cmd, Set: set})
+				w.step(i, Admin{Cmd: AdminCmd(cmd), Set: set})
 			default:
 				fault("nothing")
 			}

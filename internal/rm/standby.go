@@ -45,6 +45,9 @@ func (m *Manager) askForResources(msg *wire.Message, fromMe bool) {
 	from := m.cfg.Peer
 	if fromMe {
 		from = m.cfg.Local
+	} else if m.overtaken(msg).starting {
+		m.logf(LevelInfo, "standby message [%s] from %s ignored: sent before its last starting message.", info, from)
+		return
 	}
 	rtype := rscAll
 	if v, ok := msg.Get("rsc_hold"); ok {
@@ -142,6 +145,12 @@ func (m *Manager) askForResources(msg *wire.Message, fromMe bool) {
 			m.iHold |= rtype.complement()
 		} else {
 			m.logf(LevelInfo, "Other node completed standby takeover of %s resources.", rtype)
+			// The peer announces what it now holds right after its "done"
+			// (isstable=1); until that arrives, what we know of it predates
+			// its acquisition, and an "isstable=1" it sent during the
+			// exchange (a 3.0.6 peer answers a late one of ours) would make
+			// the groups it just took look like nobody's (seeds 3742, 7219).
+			m.otherStable = false
 		}
 		m.sendResourcesHeld(true, "")
 	}
@@ -214,7 +223,7 @@ func (m *Manager) standbyBlocker(set rscSet, from string) string {
 	if !m.nice {
 		return "Standby mode only implemented when nice_failback on"
 	}
-	if m.shutdownRunning || m.rstate == stateShutdown {
+	if m.shuttingDown() || m.rstate == stateShutdown {
 		return "standby request ignored: shutdown in progress"
 	}
 	if !m.standbyUntil.IsZero() && m.now.Before(m.standbyUntil) {
@@ -256,7 +265,7 @@ func (m *Manager) requestStandby(name string) (bool, string) {
 
 func (m *Manager) onAdmin(e Admin) {
 	switch e.Cmd {
-	case "standby":
+	case CmdStandby:
 		name, ok := parseAdminSet(e.Set)
 		if !ok {
 			m.emit(Reply{Cmd: e.Cmd, Text: fmt.Sprintf("usage: hb_standby [all|foreign|local|failback]: unknown set %q", e.Set)})
@@ -264,7 +273,7 @@ func (m *Manager) onAdmin(e Admin) {
 		}
 		ok, text := m.requestStandby(name)
 		m.emit(Reply{Cmd: e.Cmd, OK: ok, Text: text})
-	case "takeover":
+	case CmdTakeover:
 		name, ok := parseAdminSet(e.Set)
 		if !ok {
 			m.emit(Reply{Cmd: e.Cmd, Text: fmt.Sprintf("usage: hb_takeover [all|foreign|local|failback]: unknown set %q", e.Set)})
@@ -286,7 +295,7 @@ func (m *Manager) onAdmin(e Admin) {
 		msg.Set("rsc_hold", wireSet)
 		m.send(msg)
 		m.emit(Reply{Cmd: e.Cmd, OK: true, Text: fmt.Sprintf("Asked %s to go standby for takeover [%s].", m.cfg.Peer, name)})
-	case "cleanup":
+	case CmdCleanup:
 		m.cleanup(e)
 	default:
 		m.emit(Reply{Cmd: e.Cmd, Text: fmt.Sprintf("unknown resource command %q", e.Cmd)})
@@ -297,7 +306,7 @@ func (m *Manager) takeoverBlocker() string {
 	if !m.nice {
 		return "Standby mode only implemented when nice_failback on"
 	}
-	if m.shutdownRunning {
+	if m.shuttingDown() {
 		return "takeover ignored: shutdown in progress"
 	}
 	if !m.peerAlive() {
@@ -342,14 +351,13 @@ func (m *Manager) cleanup(e Admin) {
 	g.state = Stopped
 	m.logf(LevelInfo, "cleanup: resource group %s marked stopped on %s by the administrator.", g.Key, m.cfg.Local)
 	m.emit(Reply{Cmd: e.Cmd, OK: true, Text: fmt.Sprintf("resource group %s marked stopped.", g.Key)})
-	if m.shutdownBlocked && m.failedBits() == rscNone {
-		m.shutdownBlocked = false
+	if m.shutdown == shutBlocked && m.failedBits() == rscNone {
 		m.logf(LevelInfo, "All HA resources relinquished.")
-		m.shutdownReadySet = true
+		m.shutdown = shutReady
 		m.emit(ShutdownReady{})
 		return
 	}
-	if !m.shutdownRunning {
+	if !m.shuttingDown() {
 		m.sendResourcesHeld(m.isStable(), "")
 	}
 }
@@ -357,7 +365,7 @@ func (m *Manager) cleanup(e Admin) {
 // scheduleFailureStandby: ResourceManager runs hb_standby 30 s after a
 // failed start, guessing local/foreign from the text; we know the set.
 func (m *Manager) scheduleFailureStandby(g *group) {
-	if m.shutdownRunning {
+	if m.shuttingDown() {
 		return
 	}
 	m.failureStandbySet |= m.setOf(g)
@@ -373,7 +381,7 @@ func (m *Manager) runFailureStandby() {
 			down = append(down, g)
 		}
 	}
-	if len(down) == 0 || m.shutdownRunning {
+	if len(down) == 0 || m.shuttingDown() {
 		return
 	}
 	if m.nice && m.peerAlive() && m.failedStopIn(set) {
@@ -431,7 +439,7 @@ func (m *Manager) runFailureStandby() {
 // long the group stays down (runFailureStandby decides it for real).
 func (m *Manager) failureOutlook(g *group) string {
 	delay := m.cfg.FailureStandbyDelay.Round(time.Second)
-	if m.shutdownRunning {
+	if m.shuttingDown() {
 		return "shutdown in progress: it stays stopped"
 	}
 	if m.peerAlive() && m.nice && !m.failedStopIn(m.setOf(g)) {

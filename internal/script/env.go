@@ -3,6 +3,7 @@ package script
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"heartbeatd/internal/agent"
 )
@@ -57,6 +58,10 @@ type Environment struct {
 	// DaemonPID is the daemon's pid (agent.EnvDaemonPID): a background
 	// job an agent leaves behind stops once its daemon is gone.
 	DaemonPID int
+	// ARPRefresh is ha.cf's arp_refresh (agent.EnvARPRefresh, in ms): how
+	// often IPaddr and IPv6addr announce a held address again; 0 = off,
+	// and the variable is then left unset.
+	ARPRefresh time.Duration
 	// Vars are ha.cf `env NAME=value` directives, exported as HA_NAME.
 	Vars []EnvVar
 }
@@ -85,6 +90,9 @@ func (e Environment) List() []string {
 	}
 	if e.DaemonPID != 0 {
 		out = append(out, agent.EnvDaemonPID+"="+strconv.Itoa(e.DaemonPID))
+	}
+	if e.ARPRefresh > 0 {
+		out = append(out, agent.EnvARPRefresh+"="+strconv.FormatInt(e.ARPRefresh.Milliseconds(), 10))
 	}
 	if e.LogFacility != "" {
 		out = append(out, "HA_LOGFACILITY="+e.LogFacility)

@@ -10,22 +10,27 @@ import (
 	"time"
 
 	"heartbeatd/internal/clock"
+	"heartbeatd/internal/level"
 )
 
 // logRecord is one Logger call.
-type logRecord struct{ entity, level, text string }
+type logRecord struct {
+	entity string
+	level  level.Level
+	text   string
+}
 
-func (r logRecord) String() string { return r.entity + " " + r.level + ": " + r.text }
+func (r logRecord) String() string { return r.entity + " " + string(r.level) + ": " + r.text }
 
 type recLogger struct {
 	mu   sync.Mutex
 	recs []logRecord
 }
 
-func (l *recLogger) Log(entity, level, text string) {
+func (l *recLogger) Log(entity string, lv level.Level, text string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.recs = append(l.recs, logRecord{entity, level, text})
+	l.recs = append(l.recs, logRecord{entity, lv, text})
 }
 
 func (l *recLogger) records() []logRecord {
@@ -40,24 +45,24 @@ func (l *recLogger) ofEntity(entity string, withDebug bool) []string {
 	var out []string
 	for _, r := range l.records() {
 		if r.entity == entity && (withDebug || r.level != LevelDebug) {
-			out = append(out, r.level+": "+r.text)
+			out = append(out, string(r.level)+": "+r.text)
 		}
 	}
 	return out
 }
 
 // count is how many records have exactly this level and text.
-func (l *recLogger) count(level, text string) int {
+func (l *recLogger) count(lv level.Level, text string) int {
 	n := 0
 	for _, r := range l.records() {
-		if r.level == level && r.text == text {
+		if r.level == lv && r.text == text {
 			n++
 		}
 	}
 	return n
 }
 
-func (l *recLogger) contains(level, text string) bool { return l.count(level, text) > 0 }
+func (l *recLogger) contains(lv level.Level, text string) bool { return l.count(lv, text) > 0 }
 
 // writeScript puts an executable /bin/sh script into dir.
 func writeScript(t testing.TB, dir, name, body string) string {

@@ -71,13 +71,13 @@ func TestRunOpFailureAndMissingScript(t *testing.T) {
 // log); other output stays at debug.
 func TestOutputLevel(t *testing.T) {
 	for line, want := range map[string][2]string{
-		"ERROR: IPaddr 10.0.0.5: interface eth9 is down": {LevelError, "IPaddr 10.0.0.5: interface eth9 is down"},
-		"WARNING: 02:00:00:00:00:01 still answered":      {LevelWarn, "02:00:00:00:00:01 still answered"},
-		"INFO: added 10.0.0.5/24":                        {LevelDebug, "INFO: added 10.0.0.5/24"},
-		"running":                                        {LevelDebug, "running"},
-		"ERRORS are fine":                                {LevelDebug, "ERRORS are fine"},
+		"ERROR: IPaddr 10.0.0.5: interface eth9 is down": {"ERROR", "IPaddr 10.0.0.5: interface eth9 is down"},
+		"WARNING: 02:00:00:00:00:01 still answered":      {"WARN", "02:00:00:00:00:01 still answered"},
+		"INFO: added 10.0.0.5/24":                        {"debug", "INFO: added 10.0.0.5/24"},
+		"running":                                        {"debug", "running"},
+		"ERRORS are fine":                                {"debug", "ERRORS are fine"},
 	} {
-		if lvl, text := outputLevel(line); lvl != want[0] || text != want[1] {
+		if lvl, text := outputLevel(line); string(lvl) != want[0] || text != want[1] {
 			t.Errorf("outputLevel(%q) = %q, %q; want %q, %q", line, lvl, text, want[0], want[1])
 		}
 	}

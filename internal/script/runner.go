@@ -21,6 +21,7 @@ import (
 
 	"heartbeatd/haresources"
 	"heartbeatd/internal/clock"
+	"heartbeatd/internal/level"
 )
 
 // Logger receives every line this package logs. entity is the program tag
@@ -28,16 +29,16 @@ import (
 // output); level is Heartbeat's spelling: "CRIT", "ERROR", "WARN", "info",
 // "debug".
 type Logger interface {
-	Log(entity, level, text string)
+	Log(entity string, lv level.Level, text string)
 }
 
 // Heartbeat's level words, as they appear in its log lines.
 const (
-	LevelCrit  = "CRIT"
-	LevelError = "ERROR"
-	LevelWarn  = "WARN"
-	LevelInfo  = "info"
-	LevelDebug = "debug"
+	LevelCrit  = level.Crit
+	LevelError = level.Error
+	LevelWarn  = level.Warn
+	LevelInfo  = level.Info
+	LevelDebug = level.Debug
 )
 
 // EntityResourceManager is the tag of the group-operation log lines, as in
@@ -192,8 +193,8 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 
 	entity := res.Script
 	logs := newOutputLog(r.Output, func(line string) {
-		level, text := outputLevel(line)
-		r.log(entity, level, text)
+		lv, text := outputLevel(line)
+		r.log(entity, lv, text)
 	})
 	var mu sync.Mutex // guards the sinks below and detached
 	var status statusMatcher
@@ -400,9 +401,9 @@ func (r *Runner) clock() clock.Clock {
 	return r.Clock
 }
 
-func (r *Runner) log(entity, level, text string) {
+func (r *Runner) log(entity string, lv level.Level, text string) {
 	if r.Log != nil {
-		r.Log.Log(entity, level, text)
+		r.Log.Log(entity, lv, text)
 	}
 }
 
@@ -414,8 +415,11 @@ func (r *Runner) log(entity, level, text string) {
 // dead node that still answers for an address, reaches syslog. Stock OCF
 // scripts log through ha_log themselves when HA_LOGFACILITY is set and then
 // print nothing, so this does not double their lines.
-func outputLevel(line string) (level, text string) {
-	for _, p := range [...]struct{ prefix, level string }{
+func outputLevel(line string) (lv level.Level, text string) {
+	for _, p := range [...]struct {
+		prefix string
+		level  level.Level
+	}{
 		{"ERROR: ", LevelError}, {"CRIT: ", LevelError},
 		{"WARNING: ", LevelWarn}, {"WARN: ", LevelWarn},
 	} {

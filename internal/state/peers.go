@@ -207,8 +207,14 @@ func (p *Peers) Records() map[string]PeerRecord {
 	return out
 }
 
-// Put records a peer's generation and seq and saves the file.
-func (p *Peers) Put(node string, gen, seq uint64) error {
+// Put records a peer's generation and seq and saves the file; durable
+// syncs it to disk (a peer's death, shutdone or new generation), otherwise
+// it only survives a crash of the process (a live peer's periodic record).
+func (p *Peers) Put(node string, gen, seq uint64, durable bool) error {
 	p.recs[node] = PeerRecord{Gen: gen, Seq: seq}
-	return SavePeers(p.dir, p.recs)
+	data, err := formatPeers(p.recs)
+	if err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(p.dir, PeersFile), data, "peer records", durable)
 }

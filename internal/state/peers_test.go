@@ -145,17 +145,17 @@ func TestPeersPutSavesAndReloads(t *testing.T) {
 	if len(notes) != 0 || len(p.Records()) != 0 {
 		t.Fatalf("fresh dir: %v %v", p.Records(), notes)
 	}
-	if err := p.Put("pa2", 7, 42); err != nil {
+	if err := p.Put("pa2", 7, 42, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Put("pa2", 8, 3); err != nil {
+	if err := p.Put("pa2", 8, 3, false); err != nil {
 		t.Fatal(err)
 	}
 	q, _ := OpenPeers(dir)
 	if got := q.Records()["pa2"]; got != (PeerRecord{Gen: 8, Seq: 3}) {
 		t.Errorf("reloaded %+v", got)
 	}
-	if err := p.Put("Bad Name", 1, 1); err == nil {
+	if err := p.Put("Bad Name", 1, 1, true); err == nil {
 		t.Error("a name LoadPeers would refuse was saved")
 	}
 }

@@ -82,11 +82,22 @@ func writeGeneration(path string, gen uint64) error {
 // file renamed over it, and the directory synced. what names the file in
 // errors.
 func writeAtomic(path string, data []byte, what string) error {
+	return writeFile(path, data, what, true)
+}
+
+// writeFile is writeAtomic; without durable it skips the syncs: a crash
+// of the process still leaves the old file or the new one, a crash of the
+// machine may leave the old one.
+func writeFile(path string, data []byte, what string, durable bool) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_SYNC, 0o644)
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if durable {
+		flags |= os.O_SYNC
+	}
+	f, err := os.OpenFile(tmp, flags, 0o644)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -94,9 +105,11 @@ func writeAtomic(path string, data []byte, what string) error {
 		f.Close()
 		return fmt.Errorf("%s: write %s: %w", what, tmp, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: sync %s: %w", what, tmp, err)
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: sync %s: %w", what, tmp, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -104,8 +117,10 @@ func writeAtomic(path string, data []byte, what string) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
+	if d, err := os.Open(filepath.Dir(path)); err == nil && durable {
 		d.Sync()
+		d.Close()
+	} else if err == nil {
 		d.Close()
 	}
 	return nil

@@ -72,34 +72,22 @@ func New(getenv func(string) string) *Agent {
 
 // Main runs one operation.
 func (a *Agent) Main(args []string, io agent.IO) int {
-	rargs, op, err := agent.SplitOp(args, "start", "stop", "status")
-	if err != nil {
-		io.Errorf("drbddisk: %v", err)
-		io.Errorf("usage: drbddisk [resource] {start|stop|status}")
-		return agent.BadArgs
-	}
-	res := "all"
+	return agent.Entry[string]{Name: "drbddisk", Usage: "drbddisk [resource] {start|stop|status}",
+		Parse: parseResource, Start: a.start, Stop: a.stop, Status: a.status}.Run(args, io)
+}
+
+// parseResource: one DRBD resource name, or none for all of them.
+func parseResource(rargs []string) (string, error) {
 	switch len(rargs) {
 	case 0:
+		return "all", nil
 	case 1:
-		res = rargs[0]
-		if res == "" || strings.HasPrefix(res, "-") {
-			io.Errorf("drbddisk: bad resource name %q", res)
-			return agent.BadArgs
+		if res := rargs[0]; res != "" && !strings.HasPrefix(res, "-") {
+			return res, nil
 		}
-	default:
-		io.Errorf("drbddisk: too many arguments %q: want one resource name", rargs)
-		io.Errorf("usage: drbddisk [resource] {start|stop|status}")
-		return agent.BadArgs
+		return "", fmt.Errorf("bad resource name %q", rargs[0])
 	}
-	switch op {
-	case "start":
-		return a.start(res, io)
-	case "stop":
-		return a.stop(res, io)
-	default:
-		return a.status(res, io)
-	}
+	return "", fmt.Errorf("too many arguments %q: want one resource name", rargs)
 }
 
 // drbdadm runs one drbdadm subcommand and logs a failure's output.

@@ -110,26 +110,8 @@ func deviceBusy(dev string) bool {
 
 // Main runs one operation.
 func (a *Agent) Main(args []string, io agent.IO) int {
-	rargs, op, err := agent.SplitOp(args, "start", "stop", "status")
-	if err != nil {
-		io.Errorf("Filesystem: %v", err)
-		io.Errorf("usage: Filesystem <device> <directory> [<fstype> [<options>]] {start|stop|status}")
-		return agent.BadArgs
-	}
-	spec, err := ParseSpec(rargs)
-	if err != nil {
-		io.Errorf("Filesystem: %v", err)
-		io.Errorf("usage: Filesystem <device> <directory> [<fstype> [<options>]] {start|stop|status}")
-		return agent.BadArgs
-	}
-	switch op {
-	case "start":
-		return a.start(spec, io)
-	case "stop":
-		return a.stop(spec, io)
-	default:
-		return a.status(spec, io)
-	}
+	return agent.Entry[Spec]{Name: "Filesystem", Usage: "Filesystem <device> <directory> [<fstype> [<options>]] {start|stop|status}",
+		Parse: ParseSpec, Start: a.start, Stop: a.stop, Status: a.status}.Run(args, io)
 }
 
 func (a *Agent) mounts() ([]Mount, error) {

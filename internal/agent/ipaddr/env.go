@@ -89,3 +89,12 @@ func probeFromEnv(getenv func(string) string) (time.Duration, []string) {
 	}
 	return time.Duration(n) * time.Millisecond, nil
 }
+
+// BurstFromEnv reads the HA_ARP_* knobs (see the package doc). IPv6addr
+// times its neighbour advertisements by the same knobs.
+func BurstFromEnv(getenv func(string) string) (garp.Burst, []string) { return burstFromEnv(getenv) }
+
+// ProbeFromEnv reads HA_IPADDR_NO_PROBE and HA_IPADDR_PROBE_MS: how long
+// a start listens for another holder of the address, 0 for not at all.
+// IPv6addr's duplicate address check follows them too.
+func ProbeFromEnv(getenv func(string) string) (time.Duration, []string) { return probeFromEnv(getenv) }

@@ -39,6 +39,12 @@
 // also stops once the daemon that ran the start (HEARTBEATD_PID) is gone,
 // so a crashed node does not pull the clients back from its peer.
 //
+// With ha.cf's arp_refresh (HA_ARP_REFRESH_MS in the environment) that
+// process does not end with the burst: it sends one more slot every
+// interval for as long as the address is held, under the same two rules,
+// and ends at once when stop releases the address or a later start of
+// the same address brings its own (internal/agent/addr).
+//
 // Environment knobs (a bad value is reported and the default used):
 //
 //	HA_ARP_COUNT        slots in a burst, 0..100; 0 = no announcement (5)
@@ -49,6 +55,8 @@
 //	HA_ARP_MODE         request | reply | both: forms sent per slot (both)
 //	HA_IPADDR_NO_PROBE  1 = skip the duplicate-address probe (off)
 //	HA_IPADDR_PROBE_MS  how long to listen for another holder, ms (50)
+//	HA_ARP_REFRESH_MS   re-announce every N ms while held, >= 1000;
+//	                    set by ha.cf's arp_refresh (0 = off)
 //
 // Duplicate address detection: if any other station answers an ARP probe
 // for the address, start refuses with an error naming its MAC. That is the
@@ -76,12 +84,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
 	"heartbeatd/internal/agent"
-	"heartbeatd/internal/clock"
+	"heartbeatd/internal/agent/addr"
 	"heartbeatd/internal/garp"
 )
 
@@ -94,7 +101,7 @@ func init() {
 const usage = "usage: IPaddr IP[/prefix[/iface[/broadcast]]] start|stop|status|monitor"
 
 // exitNotRunning is the OCF "not running" code that monitor returns.
-const exitNotRunning = 7
+const exitNotRunning = addr.ExitNotRunning
 
 // Main runs the agent: args are the address argument and the operation.
 func Main(args []string, io agent.IO) int {
@@ -106,26 +113,16 @@ func Main(args []string, io agent.IO) int {
 		io.Errorf("%v", err)
 		return agent.BadArgs
 	}
-	k, err := dialKernel()
+	k, links, addrs, err := addr.Open(addr.IPv4)
 	if err != nil {
 		io.Errorf("IPaddr %s: %v", t.Raw, err)
 		return agent.Failed
 	}
 	defer k.Close()
-	links, err := k.links()
-	if err != nil {
-		io.Errorf("IPaddr %s: %v", t.Raw, err)
-		return agent.Failed
-	}
-	addrs, err := k.addrs(links)
-	if err != nil {
-		io.Errorf("IPaddr %s: %v", t.Raw, err)
-		return agent.Failed
-	}
-	held := holders(t.IP, addrs)
+	held := addr.Holders(t.IP, addrs)
 	switch op {
 	case "status", "monitor":
-		return status(t, held, op, io)
+		return addr.Status(t.IP, t.Iface, held, op, io)
 	case "stop":
 		rc := stop(k, t, held, io)
 		if keeper := strings.TrimSpace(io.Getenv(agent.EnvReleaseTo)); rc == agent.OK && keeper != "" && len(held) > 0 {
@@ -154,55 +151,34 @@ func parseArgs(args []string) (t target, op string, err error) {
 	return t, op, nil
 }
 
-// holders lists the addresses equal to ip, on whichever interface.
-func holders(ip netip.Addr, addrs []ifAddr) []ifAddr {
-	var out []ifAddr
-	for _, a := range addrs {
-		if a.Prefix.Addr() == ip {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func status(t target, held []ifAddr, op string, io agent.IO) int {
-	if len(held) == 0 {
-		io.Printf("stopped")
-		if op == "monitor" {
-			return exitNotRunning
-		}
-		return agent.OK
-	}
-	// Held on another interface than configured: still ours, so "running"
-	// (the peer must not start it too); stop will remove it wherever it is.
-	if t.Iface != "" && held[0].Iface != t.Iface {
-		fmt.Fprintf(io.Stderr, "WARNING: %s is configured on %s, not on %s as the resource says\n", t.IP, held[0].Iface, t.Iface)
-	}
-	io.Printf("running")
-	return agent.OK
-}
-
-func stop(k *kernel, t target, held []ifAddr, io agent.IO) int {
+func stop(k *addr.Kernel, t target, held []addr.IfAddr, io agent.IO) int {
 	if len(held) == 0 {
 		io.Printf("INFO: %s is not configured here; nothing to stop", t.IP)
 		return agent.OK
 	}
 	rc := agent.OK
 	for _, a := range held {
-		if err := k.del(a); err != nil {
+		if err := k.Del(a); err != nil {
 			io.Errorf("IPaddr %s: %v", t.Raw, err)
 			rc = agent.Failed
 			continue
 		}
 		io.Printf("INFO: removed %s from %s", a.Prefix, labelOrIface(a.Label, a.Iface))
 	}
+	if rc == agent.OK {
+		// The address's background announcer (arp_refresh) ends now
+		// rather than at its next slot, when it would find the address
+		// gone.
+		addr.DismissAnnouncer(t.IP)
+	}
 	return rc
 }
 
-func start(k *kernel, t target, links []link, addrs []ifAddr, held []ifAddr, io agent.IO) int {
+func start(k *addr.Kernel, t target, links []addr.Link, addrs []addr.IfAddr, held []addr.IfAddr, io agent.IO) int {
 	burst, warns := burstFromEnv(io.Getenv)
 	probeWait, pw := probeFromEnv(io.Getenv)
-	for _, w := range append(warns, pw...) {
+	_, rw := addr.RefreshFromEnv(io.Getenv)
+	for _, w := range append(append(warns, pw...), rw...) {
 		fmt.Fprintf(io.Stderr, "WARNING: %s\n", w)
 	}
 	if len(held) > 0 {
@@ -213,7 +189,7 @@ func start(k *kernel, t target, links []link, addrs []ifAddr, held []ifAddr, io 
 		}
 		// Idempotent start; announce again (re-send after split brain).
 		io.Printf("INFO: %s already configured on %s; announcing it again", t.IP, labelOrIface(a.Label, a.Iface))
-		announce(k, a.Iface, a.Index, t.IP, burst, io)
+		announcer.Announce(k, a.Iface, a.Index, t.IP, burst, io)
 		return agent.OK
 	}
 	p, err := place(t, links, addrs)
@@ -250,15 +226,15 @@ func start(k *kernel, t target, links []link, addrs []ifAddr, held []ifAddr, io 
 	if !add(k, t, p, io) {
 		return agent.Failed
 	}
-	announce(k, p.Iface, p.Index, t.IP, burst, io)
+	announcer.Announce(k, p.Iface, p.Index, t.IP, burst, io)
 	return agent.OK
 }
 
 // add configures the planned address; false (already reported) on failure.
-func add(k *kernel, t target, p placement, io agent.IO) bool {
-	if err := k.add(p); err != nil {
+func add(k *addr.Kernel, t target, p addr.Placement, io agent.IO) bool {
+	if err := k.Add(p); err != nil {
 		// Lost a race with another start of the same address: fine.
-		if ok, _ := k.holds(t.IP, p.Index); !ok {
+		if ok, _ := k.Holds(t.IP, p.Index); !ok {
 			io.Errorf("IPaddr %s: %v", t.Raw, err)
 			return false
 		}
@@ -280,7 +256,7 @@ func add(k *kernel, t target, p placement, io agent.IO) bool {
 // clients and switches to us), and only report who still answered, from a
 // probe sent before the address was added and heard while the rest goes
 // on. Fencing, when configured, has already silenced the old node.
-func takeover(k *kernel, t target, p placement, from string, probeWait time.Duration, burst garp.Burst, io agent.IO) int {
+func takeover(k *addr.Kernel, t target, p addr.Placement, from string, probeWait time.Duration, burst garp.Burst, io agent.IO) int {
 	var c *garp.Conn
 	var sent time.Time
 	// Listen as long as a normal start's probe would, but only after the
@@ -307,7 +283,7 @@ func takeover(k *kernel, t target, p placement, from string, probeWait time.Dura
 	if !add(k, t, p, io) {
 		return agent.Failed
 	}
-	announce(k, p.Iface, p.Index, t.IP, burst, io)
+	announcer.Announce(k, p.Iface, p.Index, t.IP, burst, io)
 	if c == nil {
 		return agent.OK
 	}
@@ -380,45 +356,4 @@ func detect(iface string, ip netip.Addr, wait time.Duration) error {
 	}
 	defer c.Close()
 	return c.DetectConflict(ip, wait)
-}
-
-// announce sends the fast head of the burst now and hands the rest to a
-// detached process. Failures are warnings: the address is up, and
-// Heartbeat's IPaddr does not fail a start because send_arp failed.
-func announce(k *kernel, iface string, index int, ip netip.Addr, b garp.Burst, io agent.IO) {
-	if b.Count == 0 {
-		return
-	}
-	c, err := garp.Open(iface)
-	if err != nil {
-		fmt.Fprintf(io.Stderr, "WARNING: gratuitous ARP for %s not sent: %v\n", ip, err)
-		return
-	}
-	defer c.Close()
-	a := &garp.Announcer{Burst: b, Clock: clock.Real{}, Out: c, MAC: c.MAC(), IP: ip,
-		Owned: func() (bool, error) { return k.holds(ip, index) }}
-	// Only the first slot is sent before start returns: it is what moves
-	// the neighbours' caches, and every millisecond start spends here is
-	// added to the failover (the group's later resources wait for it). The
-	// rest of the fast head and the slow tail follow in the background.
-	head := 1
-	if _, err := a.Send(0, head, 0); err != nil {
-		fmt.Fprintf(io.Stderr, "WARNING: gratuitous ARP for %s on %s: %v\n", ip, iface, err)
-		return
-	}
-	last := time.Now()
-	if head >= b.Count {
-		return
-	}
-	pid, _ := strconv.Atoi(io.Getenv(agent.EnvDaemonPID))
-	if err := spawnTail(tailArgs{Iface: iface, IP: ip, From: head, Burst: b, Last: last, DaemonPID: pid}); err != nil {
-		// Better late than never: send the rest here.
-		fmt.Fprintf(io.Stderr, "WARNING: cannot start the background ARP sender (%v); sending the rest of the burst now\n", err)
-		if _, err := a.Send(head, b.Count, b.Gap(head)); err != nil && !errors.Is(err, garp.ErrReleased) {
-			fmt.Fprintf(io.Stderr, "WARNING: gratuitous ARP for %s on %s: %v\n", ip, iface, err)
-		}
-		return
-	}
-	io.Printf("INFO: sent %d of %d gratuitous ARP slots (%s) for %s from %s on %s; the rest follow in the background",
-		head, b.Count, b.Mode, ip, c.MAC(), iface)
 }

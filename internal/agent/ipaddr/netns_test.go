@@ -3,9 +3,7 @@
 package ipaddr
 
 import (
-	"bytes"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"heartbeatd/internal/agent"
+	"heartbeatd/internal/agent/addr/addrtest"
 	"heartbeatd/internal/garp"
 	"heartbeatd/tests/netlab"
 )
@@ -22,81 +21,18 @@ import (
 const tailHelper = "TestHelperGarpTail"
 
 // The background ARP sender is, in production, heartbeatd re-executed
-// through the resource dispatcher. Here the test binary re-executes itself
-// as a helper that runs GarpTailMain: the same detached process, started
-// from the node's namespace like the real one.
-func init() {
-	tailCommand = func(argv []string) (*exec.Cmd, error) {
-		cmd := exec.Command(os.Args[0], "-test.run=^"+tailHelper+"$", "-test.count=1")
-		cmd.Env = append(os.Environ(), netlab.HelperEnv+"="+tailHelper, "IPADDR_TEST_TAIL_ARGS="+strings.Join(argv, "\x1f"))
-		return cmd, nil
-	}
-}
+// through the resource dispatcher; here it is the test binary re-executed
+// as a helper that runs GarpTailMain (addrtest.TailCommand).
+func init() { announcer.Command = addrtest.TailCommand(tailHelper) }
 
 func TestHelperGarpTail(t *testing.T) {
 	if !netlab.IsHelper(tailHelper) {
 		return
 	}
-	os.Exit(GarpTailMain(strings.Split(os.Getenv("IPADDR_TEST_TAIL_ARGS"), "\x1f"), agent.OS()))
+	os.Exit(GarpTailMain(addrtest.TailArgs(), agent.OS()))
 }
 
-// result is one run of the agent.
-type result struct {
-	rc             int
-	stdout, stderr string
-}
-
-// run calls Main inside n's namespace with env as its whole environment.
-func run(t *testing.T, n *netlab.Node, env map[string]string, args ...string) result {
-	t.Helper()
-	var out, errs bytes.Buffer
-	var rc int
-	if err := n.Do(func() error {
-		rc = Main(args, agent.IO{Stdout: &out, Stderr: &errs, Getenv: func(k string) string { return env[k] }})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	r := result{rc, out.String(), errs.String()}
-	t.Logf("%s: IPaddr %s → rc %d\n%s%s", n.Name, strings.Join(args, " "), rc, r.stdout, r.stderr)
-	return r
-}
-
-func mustRun(t *testing.T, n *netlab.Node, env map[string]string, args ...string) result {
-	t.Helper()
-	r := run(t, n, env, args...)
-	if r.rc != 0 {
-		t.Fatalf("%s: IPaddr %s: rc %d: %s", n.Name, strings.Join(args, " "), r.rc, r.stderr)
-	}
-	return r
-}
-
-// addrLines returns the `ip -o -4 addr show` lines of n that carry ip.
-func addrLines(t *testing.T, n *netlab.Node, ip netip.Addr) []string {
-	t.Helper()
-	var out []string
-	for _, l := range strings.Split(n.MustExec("ip", "-o", "-4", "addr", "show"), "\n") {
-		if strings.Contains(l, " inet "+ip.String()+"/") {
-			out = append(out, strings.Join(strings.Fields(l), " "))
-		}
-	}
-	return out
-}
-
-func macOf(t *testing.T, n *netlab.Node, iface string) net.HardwareAddr {
-	t.Helper()
-	var mac net.HardwareAddr
-	if err := n.Do(func() error {
-		ifi, err := net.InterfaceByName(iface)
-		if err == nil {
-			mac = ifi.HardwareAddr
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return mac
-}
+var ipaddrAgent = addrtest.Agent{Name: "IPaddr", Main: Main}
 
 // quick is a burst that fits in the head: no background sender.
 var quick = map[string]string{"HA_ARP_COUNT": "2", "HA_ARP_FAST": "2", "HA_ARP_FAST_MS": "20"}
@@ -111,51 +47,51 @@ func TestStartStatusStop(t *testing.T) {
 	brd := br.Subnet.Addr().As4()
 	brd[3] = 255
 
-	if r := mustRun(t, n, quick, arg, "status"); r.stdout != "stopped\n" {
-		t.Fatalf("status before start: %q", r.stdout)
+	if r := ipaddrAgent.MustRun(t, n, quick, arg, "status"); r.Stdout != "stopped\n" {
+		t.Fatalf("status before start: %q", r.Stdout)
 	}
-	if r := run(t, n, quick, arg, "monitor"); r.rc != exitNotRunning || r.stdout != "stopped\n" {
-		t.Fatalf("monitor before start: rc %d %q", r.rc, r.stdout)
+	if r := ipaddrAgent.Run(t, n, quick, arg, "monitor"); r.RC != exitNotRunning || r.Stdout != "stopped\n" {
+		t.Fatalf("monitor before start: rc %d %q", r.RC, r.Stdout)
 	}
-	mustRun(t, n, quick, arg, "start")
+	ipaddrAgent.MustRun(t, n, quick, arg, "start")
 	want := fmt.Sprintf("inet %s/24 brd %s scope global secondary eth1:0", vip, netip.AddrFrom4(brd))
-	if got := addrLines(t, n, vip); len(got) != 1 || !strings.Contains(got[0], want) {
+	if got := addrtest.AddrLines(t, n, vip); len(got) != 1 || !strings.Contains(got[0], want) {
 		t.Fatalf("after start: %q, want one line with %q", got, want)
 	}
-	if r := mustRun(t, n, quick, arg, "status"); r.stdout != "running\n" {
-		t.Fatalf("status after start: %q", r.stdout)
+	if r := ipaddrAgent.MustRun(t, n, quick, arg, "status"); r.Stdout != "running\n" {
+		t.Fatalf("status after start: %q", r.Stdout)
 	}
-	if r := run(t, n, quick, arg, "monitor"); r.rc != 0 || r.stdout != "running\n" {
-		t.Fatalf("monitor after start: rc %d %q", r.rc, r.stdout)
+	if r := ipaddrAgent.Run(t, n, quick, arg, "monitor"); r.RC != 0 || r.Stdout != "running\n" {
+		t.Fatalf("monitor after start: rc %d %q", r.RC, r.Stdout)
 	}
 	// Idempotent start: still one address, and announced again.
-	if r := mustRun(t, n, quick, arg, "start"); !strings.Contains(r.stdout, "announcing it again") {
-		t.Fatalf("second start did not re-announce: %q", r.stdout)
+	if r := ipaddrAgent.MustRun(t, n, quick, arg, "start"); !strings.Contains(r.Stdout, "announcing it again") {
+		t.Fatalf("second start did not re-announce: %q", r.Stdout)
 	}
-	if got := addrLines(t, n, vip); len(got) != 1 {
+	if got := addrtest.AddrLines(t, n, vip); len(got) != 1 {
 		t.Fatalf("after second start: %q", got)
 	}
 	// A second VIP, found from the subnet, takes the next free label.
-	mustRun(t, n, quick, vip2.String(), "start")
-	if got := addrLines(t, n, vip2); len(got) != 1 || !strings.Contains(got[0], fmt.Sprintf("inet %s/24 brd %s scope global secondary eth1:1", vip2, netip.AddrFrom4(brd))) {
+	ipaddrAgent.MustRun(t, n, quick, vip2.String(), "start")
+	if got := addrtest.AddrLines(t, n, vip2); len(got) != 1 || !strings.Contains(got[0], fmt.Sprintf("inet %s/24 brd %s scope global secondary eth1:1", vip2, netip.AddrFrom4(brd))) {
 		t.Fatalf("second VIP: %q", got)
 	}
 
-	mustRun(t, n, quick, arg, "stop")
-	if got := addrLines(t, n, vip); len(got) != 0 {
+	ipaddrAgent.MustRun(t, n, quick, arg, "stop")
+	if got := addrtest.AddrLines(t, n, vip); len(got) != 0 {
 		t.Fatalf("after stop: %q", got)
 	}
-	if got := addrLines(t, n, vip2); len(got) != 1 {
+	if got := addrtest.AddrLines(t, n, vip2); len(got) != 1 {
 		t.Fatalf("stop of %s touched %s: %q", vip, vip2, got)
 	}
-	if r := mustRun(t, n, quick, arg, "stop"); !strings.Contains(r.stdout, "nothing to stop") {
-		t.Fatalf("second stop: %q", r.stdout)
+	if r := ipaddrAgent.MustRun(t, n, quick, arg, "stop"); !strings.Contains(r.Stdout, "nothing to stop") {
+		t.Fatalf("second stop: %q", r.Stdout)
 	}
-	if r := mustRun(t, n, quick, arg, "status"); r.stdout != "stopped\n" {
-		t.Fatalf("status after stop: %q", r.stdout)
+	if r := ipaddrAgent.MustRun(t, n, quick, arg, "status"); r.Stdout != "stopped\n" {
+		t.Fatalf("status after stop: %q", r.Stdout)
 	}
 	// The primary address of eth1 is untouched throughout.
-	if got := addrLines(t, n, n.Addr("eth1").Addr()); len(got) != 1 {
+	if got := addrtest.AddrLines(t, n, n.Addr("eth1").Addr()); len(got) != 1 {
 		t.Fatalf("primary address: %q", got)
 	}
 }
@@ -168,14 +104,14 @@ func TestInterfaceFromSubnetAndErrors(t *testing.T) {
 	n.Connect(lan2, "eth2", "")
 
 	vip := lan2.Addr(77).Addr()
-	mustRun(t, n, quick, vip.String(), "start")
-	if got := addrLines(t, n, vip); len(got) != 1 || !strings.Contains(got[0], " eth2 ") || !strings.Contains(got[0], "/24 brd ") || !strings.Contains(got[0], "scope global secondary eth2:0") {
+	ipaddrAgent.MustRun(t, n, quick, vip.String(), "start")
+	if got := addrtest.AddrLines(t, n, vip); len(got) != 1 || !strings.Contains(got[0], " eth2 ") || !strings.Contains(got[0], "/24 brd ") || !strings.Contains(got[0], "scope global secondary eth2:0") {
 		t.Fatalf("findif: %q, want %s/24 on eth2 labelled eth2:0", got, vip)
 	}
 	// An explicit /32: still eth2 by subnet, no broadcast.
 	host := lan2.Addr(78).Addr()
-	mustRun(t, n, quick, host.String()+"/32", "start")
-	if got := addrLines(t, n, host); len(got) != 1 || !strings.Contains(got[0], " eth2 inet "+host.String()+"/32 scope global eth2:1") {
+	ipaddrAgent.MustRun(t, n, quick, host.String()+"/32", "start")
+	if got := addrtest.AddrLines(t, n, host); len(got) != 1 || !strings.Contains(got[0], " eth2 inet "+host.String()+"/32 scope global eth2:1") {
 		t.Fatalf("/32: %q", got)
 	}
 
@@ -185,18 +121,18 @@ func TestInterfaceFromSubnetAndErrors(t *testing.T) {
 		{lan1.Addr(90).Addr().String() + "/24/eth9", "interface eth9 not found"},
 		{"10.250.0.1", "no interface has an IPv4 subnet containing 10.250.0.1"},
 	} {
-		r := run(t, n, quick, tc.arg, "start")
-		if r.rc != agent.Failed || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("start %s: rc %d %q, want 1 and %q", tc.arg, r.rc, r.stderr, tc.want)
+		r := ipaddrAgent.Run(t, n, quick, tc.arg, "start")
+		if r.RC != agent.Failed || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("start %s: rc %d %q, want 1 and %q", tc.arg, r.RC, r.Stderr, tc.want)
 		}
-		if r := mustRun(t, n, quick, tc.arg, "status"); r.stdout != "stopped\n" {
-			t.Errorf("status %s: %q", tc.arg, r.stdout)
+		if r := ipaddrAgent.MustRun(t, n, quick, tc.arg, "status"); r.Stdout != "stopped\n" {
+			t.Errorf("status %s: %q", tc.arg, r.Stdout)
 		}
 	}
 	n.SetLink("eth1", false)
-	r := run(t, n, quick, lan1.Addr(91).Addr().String()+"/24/eth1", "start")
-	if r.rc != agent.Failed || !strings.Contains(r.stderr, "interface eth1 is down") {
-		t.Errorf("start on a down interface: rc %d %q", r.rc, r.stderr)
+	r := ipaddrAgent.Run(t, n, quick, lan1.Addr(91).Addr().String()+"/24/eth1", "start")
+	if r.RC != agent.Failed || !strings.Contains(r.Stderr, "interface eth1 is down") {
+		t.Errorf("start on a down interface: rc %d %q", r.RC, r.Stderr)
 	}
 }
 
@@ -210,26 +146,26 @@ func TestRefusesAddressHeldByAnotherNode(t *testing.T) {
 	b.Connect(br, "eth1", "")
 	vip := br.Addr(200).Addr()
 	arg := vip.String() + "/24/eth1"
-	mustRun(t, a, quick, arg, "start")
+	ipaddrAgent.MustRun(t, a, quick, arg, "start")
 
-	r := run(t, b, quick, arg, "start")
-	aMAC := macOf(t, a, "eth1").String()
-	if r.rc != agent.Failed || !strings.Contains(r.stderr, aMAC) || !strings.Contains(r.stderr, "refusing to start") || !strings.Contains(r.stderr, "HA_IPADDR_NO_PROBE=1") {
-		t.Fatalf("start on b while a holds %s: rc %d %q, want 1 naming %s", vip, r.rc, r.stderr, aMAC)
+	r := ipaddrAgent.Run(t, b, quick, arg, "start")
+	aMAC := addrtest.MAC(t, a, "eth1").String()
+	if r.RC != agent.Failed || !strings.Contains(r.Stderr, aMAC) || !strings.Contains(r.Stderr, "refusing to start") || !strings.Contains(r.Stderr, "HA_IPADDR_NO_PROBE=1") {
+		t.Fatalf("start on b while a holds %s: rc %d %q, want 1 naming %s", vip, r.RC, r.Stderr, aMAC)
 	}
-	if got := addrLines(t, b, vip); len(got) != 0 {
+	if got := addrtest.AddrLines(t, b, vip); len(got) != 0 {
 		t.Fatalf("b configured %s anyway: %q", vip, got)
 	}
 	// Once a releases it, b may take it.
-	mustRun(t, a, quick, arg, "stop")
-	mustRun(t, b, quick, arg, "start")
-	if got := addrLines(t, b, vip); len(got) != 1 {
+	ipaddrAgent.MustRun(t, a, quick, arg, "stop")
+	ipaddrAgent.MustRun(t, b, quick, arg, "start")
+	if got := addrtest.AddrLines(t, b, vip); len(got) != 1 {
 		t.Fatalf("b after a released: %q", got)
 	}
 	// The documented override skips the check.
 	noProbe := map[string]string{"HA_IPADDR_NO_PROBE": "1", "HA_ARP_COUNT": "0"}
-	mustRun(t, a, noProbe, arg, "start")
-	if got := addrLines(t, a, vip); len(got) != 1 {
+	ipaddrAgent.MustRun(t, a, noProbe, arg, "start")
+	if got := addrtest.AddrLines(t, a, vip); len(got) != 1 {
 		t.Fatalf("a with HA_IPADDR_NO_PROBE=1: %q", got)
 	}
 }
@@ -241,8 +177,8 @@ func TestRefusesAddressHeldByAnotherNode(t *testing.T) {
 // probe's 50 ms.
 func TestTakeoverFromDeadPeerTakesAddressStillAnswered(t *testing.T) {
 	a, b, client, vip, arg := twoNodesAndClient(t)
-	aMAC, bMAC := macOf(t, a, "eth1"), macOf(t, b, "eth1")
-	mustRun(t, a, quick, arg, "start")
+	aMAC, bMAC := addrtest.MAC(t, a, "eth1"), addrtest.MAC(t, b, "eth1")
+	ipaddrAgent.MustRun(t, a, quick, arg, "start")
 	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
 
 	// A 1 s listen, ended by a's answer: it must be heard even on a
@@ -250,15 +186,15 @@ func TestTakeoverFromDeadPeerTakesAddressStillAnswered(t *testing.T) {
 	env := map[string]string{agent.EnvTakeoverFrom: "a", "HA_IPADDR_PROBE_MS": "1000", "HA_ARP_COUNT": "2", "HA_ARP_FAST": "2", "HA_ARP_FAST_MS": "20"}
 	capture := captureARP(t, client, "eth1")
 	began := time.Now()
-	r := mustRun(t, b, env, arg, "start")
+	r := ipaddrAgent.MustRun(t, b, env, arg, "start")
 	took := time.Since(began)
-	if !strings.Contains(r.stderr, "WARNING: takeover of "+vip.String()+" from dead node a: "+aMAC.String()+" still answered") {
-		t.Fatalf("takeover did not report a's MAC answering: %q", r.stderr)
+	if !strings.Contains(r.Stderr, "WARNING: takeover of "+vip.String()+" from dead node a: "+aMAC.String()+" still answered") {
+		t.Fatalf("takeover did not report a's MAC answering: %q", r.Stderr)
 	}
-	if strings.Contains(r.stderr, "refusing") {
-		t.Fatalf("takeover refused: %q", r.stderr)
+	if strings.Contains(r.Stderr, "refusing") {
+		t.Fatalf("takeover refused: %q", r.Stderr)
 	}
-	if got := addrLines(t, b, vip); len(got) != 1 {
+	if got := addrtest.AddrLines(t, b, vip); len(got) != 1 {
 		t.Fatalf("b after the takeover: %q", got)
 	}
 	t.Logf("takeover start took %v (the listen ends at the first answer)", took.Round(100*time.Microsecond))
@@ -277,17 +213,17 @@ func TestTakeoverFromDeadPeerTakesAddressStillAnswered(t *testing.T) {
 	}
 
 	// Nobody answering (the old node lost power) is said as such.
-	mustRun(t, a, quick, arg, "stop")
-	mustRun(t, b, quick, arg, "stop")
-	r = mustRun(t, b, env, arg, "start")
-	if !strings.Contains(r.stdout, "no other station answered") {
-		t.Fatalf("takeover with nobody answering: %q %q", r.stdout, r.stderr)
+	ipaddrAgent.MustRun(t, a, quick, arg, "stop")
+	ipaddrAgent.MustRun(t, b, quick, arg, "stop")
+	r = ipaddrAgent.MustRun(t, b, env, arg, "start")
+	if !strings.Contains(r.Stdout, "no other station answered") {
+		t.Fatalf("takeover with nobody answering: %q %q", r.Stdout, r.Stderr)
 	}
 	// A normal start (no HA_TAKEOVER_FROM) still refuses a held address.
-	mustRun(t, b, quick, arg, "stop")
-	mustRun(t, a, quick, arg, "start")
-	if r := run(t, b, quick, arg, "start"); r.rc != agent.Failed || !strings.Contains(r.stderr, "refusing to start") {
-		t.Fatalf("normal start while a holds %s: rc %d %q", vip, r.rc, r.stderr)
+	ipaddrAgent.MustRun(t, b, quick, arg, "stop")
+	ipaddrAgent.MustRun(t, a, quick, arg, "start")
+	if r := ipaddrAgent.Run(t, b, quick, arg, "start"); r.RC != agent.Failed || !strings.Contains(r.Stderr, "refusing to start") {
+		t.Fatalf("normal start while a holds %s: rc %d %q", vip, r.RC, r.Stderr)
 	}
 }
 
@@ -297,28 +233,28 @@ func TestTakeoverFromDeadPeerTakesAddressStillAnswered(t *testing.T) {
 // A plain stop says nothing for anyone.
 func TestReleaseToKeeperMovesClientNeighbour(t *testing.T) {
 	a, b, client, vip, arg := twoNodesAndClient(t)
-	aMAC, bMAC := macOf(t, a, "eth1"), macOf(t, b, "eth1")
+	aMAC, bMAC := addrtest.MAC(t, a, "eth1"), addrtest.MAC(t, b, "eth1")
 	noProbe := map[string]string{"HA_IPADDR_NO_PROBE": "1", "HA_ARP_COUNT": "1", "HA_ARP_FAST": "1"}
 	// Both hold it (the partition); b announced last, so the client is on b.
-	mustRun(t, a, noProbe, arg, "start")
-	mustRun(t, b, noProbe, arg, "start")
+	ipaddrAgent.MustRun(t, a, noProbe, arg, "start")
+	ipaddrAgent.MustRun(t, b, noProbe, arg, "start")
 	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
 	if got := neighMAC(t, client, vip); got != bMAC.String() {
 		t.Fatalf("client's entry before the release: %q, want b's %s", got, bMAC)
 	}
-	r := mustRun(t, b, map[string]string{agent.EnvReleaseTo: "a", "HA_IPADDR_PROBE_MS": "1000"}, arg, "stop")
-	if !strings.Contains(r.stdout, "released to a, which holds it at "+aMAC.String()) {
-		t.Fatalf("release to a did not find a holding it: %q %q", r.stdout, r.stderr)
+	r := ipaddrAgent.MustRun(t, b, map[string]string{agent.EnvReleaseTo: "a", "HA_IPADDR_PROBE_MS": "1000"}, arg, "stop")
+	if !strings.Contains(r.Stdout, "released to a, which holds it at "+aMAC.String()) {
+		t.Fatalf("release to a did not find a holding it: %q %q", r.Stdout, r.Stderr)
 	}
 	if got := neighMAC(t, client, vip); got != aMAC.String() {
 		t.Fatalf("client's entry after b released to a: %q, want a's %s", got, aMAC)
 	}
 	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
 	// A release nobody keeps: nothing announced.
-	mustRun(t, a, quick, arg, "stop")
-	r = mustRun(t, b, map[string]string{agent.EnvReleaseTo: "a"}, arg, "stop")
-	if strings.Contains(r.stdout, "neighbours pointed") {
-		t.Fatalf("b pointed the neighbours somewhere with no holder: %q", r.stdout)
+	ipaddrAgent.MustRun(t, a, quick, arg, "stop")
+	r = ipaddrAgent.MustRun(t, b, map[string]string{agent.EnvReleaseTo: "a"}, arg, "stop")
+	if strings.Contains(r.Stdout, "neighbours pointed") {
+		t.Fatalf("b pointed the neighbours somewhere with no holder: %q", r.Stdout)
 	}
 }
 
@@ -327,14 +263,14 @@ func TestReleaseToKeeperMovesClientNeighbour(t *testing.T) {
 // over, and more announcements from here would pull the clients back.
 func TestGarpTailStopsWhenDaemonDies(t *testing.T) {
 	a, _, client, vip, arg := twoNodesAndClient(t)
-	aMAC := macOf(t, a, "eth1")
+	aMAC := addrtest.MAC(t, a, "eth1")
 	daemon := exec.Command("sleep", "60")
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer daemon.Process.Kill()
 	capture := captureARP(t, client, "eth1")
-	mustRun(t, a, map[string]string{agent.EnvDaemonPID: fmt.Sprint(daemon.Process.Pid)}, arg, "start")
+	ipaddrAgent.MustRun(t, a, map[string]string{agent.EnvDaemonPID: fmt.Sprint(daemon.Process.Pid)}, arg, "start")
 	daemon.Process.Kill()
 	daemon.Wait()
 	time.Sleep(3 * time.Second) // the whole default burst would be over
@@ -349,7 +285,7 @@ func TestGarpTailStopsWhenDaemonDies(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("client saw %d gratuitous frames, want only the head's 2 after the daemon died", n)
 	}
-	if got := addrLines(t, a, vip); len(got) != 1 {
+	if got := addrtest.AddrLines(t, a, vip); len(got) != 1 {
 		t.Fatalf("the address must stay up: %q", got)
 	}
 }
@@ -429,20 +365,20 @@ func neighMAC(t *testing.T, n *netlab.Node, ip netip.Addr) string {
 // sender) and nothing more from a.
 func TestTakeoverMovesClientNeighbour(t *testing.T) {
 	a, b, client, vip, arg := twoNodesAndClient(t)
-	aMAC, bMAC := macOf(t, a, "eth1"), macOf(t, b, "eth1")
+	aMAC, bMAC := addrtest.MAC(t, a, "eth1"), addrtest.MAC(t, b, "eth1")
 	defaults := map[string]string{} // the shipped burst: 5 slots, 3 fast, both forms
 
-	mustRun(t, a, defaults, arg, "start")
+	ipaddrAgent.MustRun(t, a, defaults, arg, "start")
 	client.MustExec("ping", "-c", "1", "-W", "1", vip.String())
 	if got := neighMAC(t, client, vip); got != aMAC.String() {
 		t.Fatalf("client's entry for %s before takeover: %q, want a's %s", vip, got, aMAC)
 	}
 
 	capture := captureARP(t, client, "eth1")
-	mustRun(t, a, defaults, arg, "stop")
+	ipaddrAgent.MustRun(t, a, defaults, arg, "stop")
 	stopped := time.Now()
 	startAt := time.Now()
-	mustRun(t, b, defaults, arg, "start")
+	ipaddrAgent.MustRun(t, b, defaults, arg, "start")
 	startTook := time.Since(startAt)
 	// The first slot has gone out before start returned.
 	if got := neighMAC(t, client, vip); got != bMAC.String() {

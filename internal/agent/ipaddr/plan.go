@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/agent/addr"
 )
 
 // target is the resource argument, "IP[/prefix[/iface[/broadcast]]]".
@@ -52,55 +53,18 @@ func parseTarget(s string) (target, error) {
 	return t, nil
 }
 
-// placement is where and how the address goes.
-type placement struct {
-	Iface     string
-	Index     int
-	Prefix    netip.Prefix
-	Broadcast netip.Addr // invalid: none (/31, /32)
-	Label     string     // "" when iface:N would not fit IFNAMSIZ
-}
-
 // place decides the interface, prefix, broadcast and label for t, like
 // Heartbeat's findif: without an interface, the one whose own (primary)
 // IPv4 subnet contains the address, most specific subnet first; without a
 // prefix, that subnet's.
-func place(t target, links []link, addrs []ifAddr) (placement, error) {
-	var p placement
-	byName := map[string]link{}
+func place(t target, links []addr.Link, addrs []addr.IfAddr) (addr.Placement, error) {
+	var p addr.Placement
+	byName := map[string]addr.Link{}
 	for _, l := range links {
 		byName[l.Name] = l
 	}
-	// match is the most specific primary subnet containing t.IP, among
-	// addresses of the interface iface ("" = any non-loopback interface).
-	match := func(iface string) (ifAddr, error) {
-		var best []ifAddr
-		for _, a := range addrs {
-			if a.Secondary || a.Prefix.Addr() == t.IP || !a.Prefix.Masked().Contains(t.IP) {
-				continue
-			}
-			if iface != "" && a.Iface != iface {
-				continue
-			}
-			if iface == "" && byName[a.Iface].Loop {
-				continue
-			}
-			switch {
-			case len(best) == 0 || a.Prefix.Bits() > best[0].Prefix.Bits():
-				best = []ifAddr{a}
-			case a.Prefix.Bits() == best[0].Prefix.Bits() && a.Iface != best[0].Iface:
-				best = append(best, a)
-			}
-		}
-		switch {
-		case len(best) == 0:
-			return ifAddr{}, errNoSubnet
-		case len(best) > 1:
-			return ifAddr{}, fmt.Errorf("%s is inside %s on %s and %s on %s; name the interface: %s/%d/%s",
-				t.IP, best[0].Prefix.Masked(), best[0].Iface, best[1].Prefix.Masked(), best[1].Iface,
-				t.IP, best[0].Prefix.Bits(), best[0].Iface)
-		}
-		return best[0], nil
+	match := func(iface string) (addr.IfAddr, error) {
+		return addr.BestSubnet(t.IP, t.IP.String(), iface, links, addrs)
 	}
 
 	bits := t.Bits
@@ -112,7 +76,7 @@ func place(t target, links []link, addrs []ifAddr) (placement, error) {
 		p.Iface, p.Index = l.Name, l.Index
 		if bits < 0 {
 			a, err := match(t.Iface)
-			if err == errNoSubnet {
+			if err == addr.ErrNoSubnet {
 				return p, fmt.Errorf("cannot work out the prefix length of %s: no address of %s is in a subnet containing it; write %s/PREFIX/%s", t.IP, t.Iface, t.IP, t.Iface)
 			}
 			if err != nil {
@@ -122,7 +86,7 @@ func place(t target, links []link, addrs []ifAddr) (placement, error) {
 		}
 	} else {
 		a, err := match("")
-		if err == errNoSubnet {
+		if err == addr.ErrNoSubnet {
 			return p, fmt.Errorf("no interface has an IPv4 subnet containing %s; name it: %s/PREFIX/IFACE", t.IP, t.IP)
 		}
 		if err != nil {
@@ -142,8 +106,6 @@ func place(t target, links []link, addrs []ifAddr) (placement, error) {
 	return p, nil
 }
 
-var errNoSubnet = fmt.Errorf("no subnet contains the address")
-
 // broadcastOf is the all-ones host address of p, as `ip addr add … brd +`
 // computes it; /31 and /32 have none.
 func broadcastOf(p netip.Prefix) netip.Addr {
@@ -162,7 +124,7 @@ const maxLabel = 15
 // freeLabel returns Heartbeat's alias label iface:N with the smallest free
 // N, so `ifconfig` and scripts that grep for eth0:0 keep working. If even
 // iface:0 is too long for the kernel, it returns "" (no label).
-func freeLabel(iface string, addrs []ifAddr) string {
+func freeLabel(iface string, addrs []addr.IfAddr) string {
 	used := map[string]bool{}
 	for _, a := range addrs {
 		used[a.Label] = true

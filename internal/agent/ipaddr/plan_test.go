@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"heartbeatd/internal/agent"
+	"heartbeatd/internal/agent/addr"
 	"heartbeatd/internal/garp"
 
 	"github.com/google/go-cmp/cmp"
@@ -57,10 +57,10 @@ func TestParseTarget(t *testing.T) {
 
 // lab is an address table: eth0 10.0.0.1/24 with an earlier VIP as a
 // secondary, eth1 192.168.5.1/16 and 192.168.7.1/24 (more specific), lo.
-func labTables() ([]link, []ifAddr) {
+func labTables() ([]addr.Link, []addr.IfAddr) {
 	p := netip.MustParsePrefix
-	links := []link{{1, "lo", true, true}, {2, "eth0", true, false}, {3, "eth1", true, false}, {4, "averyveryl0ng15", true, false}}
-	addrs := []ifAddr{
+	links := []addr.Link{{Index: 1, Name: "lo", Up: true, Loop: true}, {Index: 2, Name: "eth0", Up: true}, {Index: 3, Name: "eth1", Up: true}, {Index: 4, Name: "averyveryl0ng15", Up: true}}
+	addrs := []addr.IfAddr{
 		{Index: 1, Iface: "lo", Prefix: p("127.0.0.1/8"), Label: "lo"},
 		{Index: 2, Iface: "eth0", Prefix: p("10.0.0.1/24"), Label: "eth0"},
 		{Index: 2, Iface: "eth0", Prefix: p("10.0.0.50/24"), Label: "eth0:0", Secondary: true},
@@ -76,20 +76,20 @@ func TestPlace(t *testing.T) {
 	a := netip.MustParseAddr
 	for _, tc := range []struct {
 		in   string
-		want placement
+		want addr.Placement
 	}{
 		// findif: subnet of eth0, its prefix, brd computed, first free
 		// label is eth0:1 because eth0:0 is taken.
-		{"10.0.0.100", placement{"eth0", 2, netip.MustParsePrefix("10.0.0.100/24"), a("10.0.0.255"), "eth0:1"}},
+		{"10.0.0.100", addr.Placement{Iface: "eth0", Index: 2, Prefix: netip.MustParsePrefix("10.0.0.100/24"), Broadcast: a("10.0.0.255"), Label: "eth0:1"}},
 		// the most specific subnet wins
-		{"192.168.7.9", placement{"eth1", 3, netip.MustParsePrefix("192.168.7.9/24"), a("192.168.7.255"), "eth1:0"}},
-		{"192.168.9.9", placement{"eth1", 3, netip.MustParsePrefix("192.168.9.9/16"), a("192.168.255.255"), "eth1:0"}},
+		{"192.168.7.9", addr.Placement{Iface: "eth1", Index: 3, Prefix: netip.MustParsePrefix("192.168.7.9/24"), Broadcast: a("192.168.7.255"), Label: "eth1:0"}},
+		{"192.168.9.9", addr.Placement{Iface: "eth1", Index: 3, Prefix: netip.MustParsePrefix("192.168.9.9/16"), Broadcast: a("192.168.255.255"), Label: "eth1:0"}},
 		// explicit prefix and broadcast win
-		{"10.0.0.100/25/eth0/10.0.0.99", placement{"eth0", 2, netip.MustParsePrefix("10.0.0.100/25"), a("10.0.0.99"), "eth0:1"}},
+		{"10.0.0.100/25/eth0/10.0.0.99", addr.Placement{Iface: "eth0", Index: 2, Prefix: netip.MustParsePrefix("10.0.0.100/25"), Broadcast: a("10.0.0.99"), Label: "eth0:1"}},
 		// explicit interface outside any of its subnets, with a prefix
-		{"10.9.9.9/32/eth1", placement{"eth1", 3, netip.MustParsePrefix("10.9.9.9/32"), netip.Addr{}, "eth1:0"}},
+		{"10.9.9.9/32/eth1", addr.Placement{Iface: "eth1", Index: 3, Prefix: netip.MustParsePrefix("10.9.9.9/32"), Broadcast: netip.Addr{}, Label: "eth1:0"}},
 		// a /30 still has a broadcast; a long name gets no label
-		{"172.16.0.9/30/averyveryl0ng15", placement{"averyveryl0ng15", 4, netip.MustParsePrefix("172.16.0.9/30"), a("172.16.0.11"), ""}},
+		{"172.16.0.9/30/averyveryl0ng15", addr.Placement{Iface: "averyveryl0ng15", Index: 4, Prefix: netip.MustParsePrefix("172.16.0.9/30"), Broadcast: a("172.16.0.11"), Label: ""}},
 	} {
 		tg, err := parseTarget(tc.in)
 		if err != nil {
@@ -106,10 +106,10 @@ func TestPlace(t *testing.T) {
 		}
 	}
 	// Errors say what to write instead.
-	dup := append(append([]ifAddr(nil), addrs...), ifAddr{Index: 4, Iface: "averyveryl0ng15", Prefix: netip.MustParsePrefix("10.0.0.2/24")})
+	dup := append(append([]addr.IfAddr(nil), addrs...), addr.IfAddr{Index: 4, Iface: "averyveryl0ng15", Prefix: netip.MustParsePrefix("10.0.0.2/24")})
 	for _, tc := range []struct {
 		in    string
-		addrs []ifAddr
+		addrs []addr.IfAddr
 		want  string
 	}{
 		{"10.0.0.5/24/eth9", addrs, "interface eth9 not found"},
@@ -198,14 +198,14 @@ func TestProbeFromEnv(t *testing.T) {
 
 func TestTailArgsRoundTripAndWait(t *testing.T) {
 	last := time.Unix(1700000000, 123456789)
-	in := tailArgs{Iface: "eth1", IP: netip.MustParseAddr("10.1.2.3"), From: 3,
+	in := addr.Tail{Iface: "eth1", IP: netip.MustParseAddr("10.1.2.3"), From: 3,
 		Burst: garp.Burst{Count: 6, Fast: 3, FastInterval: 150 * time.Millisecond, SlowInterval: 1200 * time.Millisecond, Mode: garp.ModeRequest},
-		Last:  last, DaemonPID: 4242}
-	out, err := parseTailArgs(in.argv(), &bytes.Buffer{})
+		Last:  last, DaemonPID: 4242, Refresh: 30 * time.Second}
+	out, err := announcer.ParseTail(in.Argv(), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Iface != in.Iface || out.IP != in.IP || out.From != in.From || out.Burst != in.Burst || !out.Last.Equal(last) || out.DaemonPID != 4242 {
+	if out.Iface != in.Iface || out.IP != in.IP || out.From != in.From || out.Burst != in.Burst || !out.Last.Equal(last) || out.DaemonPID != 4242 || out.Refresh != in.Refresh {
 		t.Fatalf("round trip: %+v != %+v", out, in)
 	}
 	for _, tc := range []struct {
@@ -216,7 +216,7 @@ func TestTailArgsRoundTripAndWait(t *testing.T) {
 		{2 * time.Second, 0},                             // late: send at once
 		{-time.Hour, 1200 * time.Millisecond},            // wall clock stepped back
 	} {
-		if got := out.firstWait(last.Add(tc.since)); got != tc.want {
+		if got := out.FirstWait(last.Add(tc.since)); got != tc.want {
 			t.Errorf("after %v: wait %v, want %v", tc.since, got, tc.want)
 		}
 	}
@@ -227,6 +227,7 @@ func TestTailArgsRoundTripAndWait(t *testing.T) {
 		{"--iface", "eth1", "--ip", "10.1.2.3", "--from", "9"},
 		{"--iface", "eth1", "--ip", "10.1.2.3", "--from", "3", "--mode", "x"},
 		{"--iface", "eth1", "--ip", "10.1.2.3", "--from", "3", "--interval-ms", "0"},
+		{"--iface", "eth1", "--ip", "10.1.2.3", "--from", "3", "--refresh-ms", "999"},
 		{"--iface", "eth1", "--ip", "10.1.2.3", "--from", "3", "extra"},
 		{"--bogus"},
 	} {
@@ -290,8 +291,10 @@ func FuzzParseTarget(f *testing.F) {
 // The detached sender is this binary again, through the resource
 // dispatcher (`heartbeatd resource IPaddr-garp-tail ...`).
 func TestRealTailCommand(t *testing.T) {
-	argv := tailArgs{Iface: "eth1", IP: netip.MustParseAddr("10.1.2.3"), From: 3, Burst: garp.DefaultBurst()}.argv()
-	cmd, err := realTailCommand(argv)
+	argv := addr.Tail{Iface: "eth1", IP: netip.MustParseAddr("10.1.2.3"), From: 3, Burst: garp.DefaultBurst()}.Argv()
+	real := *announcer
+	real.Command = nil // the netns tests set it
+	cmd, err := real.TailCommand(argv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,21 +304,5 @@ func TestRealTailCommand(t *testing.T) {
 	}
 	if diff := cmp.Diff(append([]string{exe, "resource", TailAgent}, argv...), cmd.Args); diff != "" {
 		t.Errorf("argv (-want +got):\n%s", diff)
-	}
-}
-
-// The ARP tail stops once the daemon that started it is gone: after a
-// kill -9 the peer takes the address over, and announcing it from the
-// dead node would pull the clients back.
-func TestDaemonAlive(t *testing.T) {
-	if !daemonAlive(0) || !daemonAlive(os.Getpid()) {
-		t.Fatal("no pid, or our own, counted as gone")
-	}
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	if daemonAlive(cmd.Process.Pid) {
-		t.Fatalf("reaped process %d counted as alive", cmd.Process.Pid)
 	}
 }

@@ -61,29 +61,20 @@ func ParseLunArgs(rargs []string) (LunSpec, error) {
 // Lun runs SCSTLun.
 func (a *Agent) Lun(args []string, io agent.IO) int {
 	const who = "SCSTLun"
-	rargs, op, err := agent.SplitOp(args, "start", "stop", "status")
-	if err == nil {
-		var spec LunSpec
-		if spec, err = ParseLunArgs(rargs); err == nil {
-			switch op {
-			case "status":
-				word, why := a.lunStatus(spec)
-				return report(io, who, word, why)
-			case "start":
-				err = a.lunStart(spec, io)
-			default:
-				err = a.lunStop(spec, io)
-			}
-			if err != nil {
-				io.Errorf("%s %s LUN %d: %v", who, spec.IQN, spec.LUN, err)
-				return agent.Failed
-			}
-			return agent.OK
+	done := func(spec LunSpec, err error) int {
+		if err != nil {
+			io.Errorf("%s %s LUN %d: %v", who, spec.IQN, spec.LUN, err)
+			return agent.Failed
 		}
+		return agent.OK
 	}
-	io.Errorf("%s: %v", who, err)
-	io.Errorf(lunUsage)
-	return agent.BadArgs
+	return agent.Entry[LunSpec]{Name: who, Usage: strings.TrimPrefix(lunUsage, "usage: "), Parse: ParseLunArgs,
+		Start: func(spec LunSpec, io agent.IO) int { return done(spec, a.lunStart(spec, io)) },
+		Stop:  func(spec LunSpec, io agent.IO) int { return done(spec, a.lunStop(spec, io)) },
+		Status: func(spec LunSpec, io agent.IO) int {
+			word, why := a.lunStatus(spec)
+			return report(io, who, word, why)
+		}}.Run(args, io)
 }
 
 func lunDir(iqn string, lun int) string {

@@ -190,29 +190,20 @@ func ParseTargetArgs(rargs []string) (TargetSpec, error) {
 // Target runs SCSTTarget.
 func (a *Agent) Target(args []string, io agent.IO) int {
 	const who = "SCSTTarget"
-	rargs, op, err := agent.SplitOp(args, "start", "stop", "status")
-	if err == nil {
-		var spec TargetSpec
-		if spec, err = ParseTargetArgs(rargs); err == nil {
-			switch op {
-			case "status":
-				word, why := a.targetStatus(spec.IQN)
-				return report(io, who, word, why)
-			case "start":
-				err = a.targetStart(spec, io)
-			default:
-				err = a.targetStop(spec.IQN, io)
-			}
-			if err != nil {
-				io.Errorf("%s %s: %v", who, spec.IQN, err)
-				return agent.Failed
-			}
-			return agent.OK
+	done := func(spec TargetSpec, err error) int {
+		if err != nil {
+			io.Errorf("%s %s: %v", who, spec.IQN, err)
+			return agent.Failed
 		}
+		return agent.OK
 	}
-	io.Errorf("%s: %v", who, err)
-	io.Errorf(targetUsage)
-	return agent.BadArgs
+	return agent.Entry[TargetSpec]{Name: who, Usage: strings.TrimPrefix(targetUsage, "usage: "), Parse: ParseTargetArgs,
+		Start: func(spec TargetSpec, io agent.IO) int { return done(spec, a.targetStart(spec, io)) },
+		Stop:  func(spec TargetSpec, io agent.IO) int { return done(spec, a.targetStop(spec.IQN, io)) },
+		Status: func(spec TargetSpec, io agent.IO) int {
+			word, why := a.targetStatus(spec.IQN)
+			return report(io, who, word, why)
+		}}.Run(args, io)
 }
 
 func (a *Agent) targetStatus(iqn string) (string, string) {

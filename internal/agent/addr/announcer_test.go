@@ -1,0 +1,139 @@
+package addr
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"heartbeatd/internal/agent"
+	"heartbeatd/internal/clock"
+)
+
+func TestRefreshFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		v     string
+		want  time.Duration
+		warns int
+	}{
+		{"", 0, 0}, {"0", 0, 0}, {"30000", 30 * time.Second, 0}, {" 1000 ", time.Second, 0},
+		{"999", 0, 1}, {"-5", 0, 1}, {"30s", 0, 1}, {"99999999999", 0, 1},
+	} {
+		got, w := RefreshFromEnv(env(map[string]string{agent.EnvARPRefresh: tc.v}))
+		if got != tc.want || len(w) != tc.warns {
+			t.Errorf("%s=%q: %v %q, want %v and %d warnings", agent.EnvARPRefresh, tc.v, got, w, tc.want, tc.warns)
+		}
+	}
+}
+
+// The refresh sends one slot per interval while the address is ours, skips
+// a round whose check or send failed, and ends when the address is
+// released or the announcer is told to stop.
+func TestRefreshLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var at []time.Duration
+		rounds := 0
+		owned := func() (bool, error) {
+			rounds++
+			switch rounds {
+			case 2:
+				return false, errors.New("netlink hiccup")
+			case 5:
+				return false, nil // released
+			}
+			return true, nil
+		}
+		send := func() error {
+			at = append(at, time.Since(start))
+			if len(at) == 2 {
+				return errors.New("link down")
+			}
+			return nil
+		}
+		RefreshLoop(time.Second, clock.Real{}, nil, owned, send)
+		want := []time.Duration{time.Second, 3 * time.Second, 4 * time.Second}
+		if fmt.Sprint(at) != fmt.Sprint(want) || rounds != 5 || time.Since(start) != 5*time.Second {
+			t.Errorf("sent at %v after %d rounds, ended at %v; want %v, 5 rounds, 5s", at, rounds, time.Since(start), want)
+		}
+
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		sent := 0
+		go func() {
+			RefreshLoop(time.Second, clock.Real{}, stop, func() (bool, error) { return true, nil }, func() error { sent++; return nil })
+			close(done)
+		}()
+		time.Sleep(2500 * time.Millisecond)
+		close(stop)
+		<-done
+		if sent != 2 {
+			t.Errorf("sent %d before the stop, want 2", sent)
+		}
+	})
+}
+
+// One announcer per address: a second claim makes the first step down,
+// DismissAnnouncer ends the second, and a released address has none.
+func TestClaimAnnouncerNewestWins(t *testing.T) {
+	// Abstract sockets are per network namespace; this test runs in the
+	// host's, so the address is made unique to this process.
+	ip := netip.AddrFrom16([16]byte{0xfd, 0, 0x02, 0x33, 14: byte(os.Getpid() >> 8), 15: byte(os.Getpid())})
+	first, err := ClaimAnnouncer(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := ClaimAnnouncer(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	select {
+	case <-first.Superseded():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first announcer was not told to step down")
+	}
+	select {
+	case <-second.Superseded():
+		t.Fatal("the newest announcer was superseded")
+	default:
+	}
+	if !DismissAnnouncer(ip) {
+		t.Fatal("DismissAnnouncer found no announcer")
+	}
+	select {
+	case <-second.Superseded():
+	case <-time.After(5 * time.Second):
+		t.Fatal("DismissAnnouncer did not end the announcer")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for DismissAnnouncer(ip) {
+		if time.Now().After(deadline) {
+			t.Fatal("the name is still taken after the announcer ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// The tail stops once the daemon that started it is gone: after a
+// kill -9 the peer takes the address over, and announcing it from the
+// dead node would pull the clients back.
+func TestDaemonAlive(t *testing.T) {
+	if !DaemonAlive(0) || !DaemonAlive(os.Getpid()) {
+		t.Fatal("no pid, or our own, counted as gone")
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if DaemonAlive(cmd.Process.Pid) {
+		t.Fatalf("reaped process %d counted as alive", cmd.Process.Pid)
+	}
+}

@@ -1,0 +1,206 @@
+// Package ipv6addr is the built-in IPv6addr resource agent: Heartbeat's
+// /etc/ha.d/resource.d/IPv6addr, done natively with rtnetlink and
+// neighbour discovery messages instead of the OCF agent's ioctls and
+// ping.
+//
+//	IPv6addr ADDR[/PREFIX[/IFACE]] start|stop|status|monitor
+//
+// The argument is the one Heartbeat's wrapper takes (haresources:
+// IPv6addr::2001:db8:0:0:0:0:0:5/64/eth0). The wrapper cuts it at "/":
+// ADDR//IFACE names the interface and leaves the prefix out, and a prefix
+// of 0 means left out too, as the OCF agent reads it. ResourceManager cuts
+// every resource at "::" before the wrapper sees it, so an address written
+// with "::" arrives in pieces; Heartbeat then fails with a usage message,
+// and we fail with the address written out in full, ready to paste
+// (haresources.ParseIPv6addrArgs; `heartbeatd check` says the same).
+//
+//   - start: when no interface is named, the one with an address whose
+//     prefix contains ADDR, the most specific prefix winning; the prefix
+//     length defaults to that prefix's. Before adding, a duplicate address
+//     probe checks that no other station holds ADDR (below). The address
+//     is added with IFA_F_NODAD, so it is usable at once rather than
+//     after the kernel's own second of duplicate address detection, and
+//     a burst of unsolicited neighbour advertisements (the IPv6 gratuitous
+//     ARP, Override flag set) moves the neighbours' entries to our MAC.
+//     Starting an address that is already configured here succeeds and
+//     announces it again.
+//   - stop: removes the address from every interface of this node;
+//     stopping a stopped address succeeds.
+//   - status: prints "running" when the kernel's address list has the
+//     address on any interface, else "stopped" (ResourceManager judges the
+//     text). monitor prints the same and exits 0 or 7 (OCF not running).
+//     Heartbeat's OCF agent pings the address instead; an address this
+//     node holds always answers its own ping, so the verdict is the same.
+//
+// The advertisements follow IPaddr's schedule and knobs (HA_ARP_COUNT,
+// HA_ARP_FAST, HA_ARP_FAST_MS, HA_ARP_INTERVAL_MS; HA_ARP_MODE does not
+// apply): the first goes out before start returns, the rest from a
+// detached process (`heartbeatd resource IPv6addr-na-tail …`) that stops
+// once the address is no longer configured here or the daemon that ran
+// the start (HEARTBEATD_PID) is gone. With ha.cf's arp_refresh
+// (HA_ARP_REFRESH_MS) that process goes on sending one advertisement per
+// interval while the address is held, one such process per address
+// (internal/agent/addr). Heartbeat's agent sends five, one second apart,
+// and holds up the start for them.
+//
+// Duplicate address detection follows IPaddr's rules and knobs
+// (HA_IPADDR_NO_PROBE, HA_IPADDR_PROBE_MS): another station answering the
+// probe makes start refuse, naming its MAC; the split-brain guard. A
+// takeover from a peer declared dead (HA_TAKEOVER_FROM) is not refused:
+// the probe goes out before the address is added, and who answered is
+// only reported (see ipaddr's package doc for why).
+//
+// IPv4 addresses are refused with a pointer to IPaddr.
+package ipv6addr
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"heartbeatd/haresources"
+	"heartbeatd/internal/agent"
+	"heartbeatd/internal/agent/addr"
+	"heartbeatd/internal/agent/ipaddr"
+)
+
+func init() {
+	agent.Register("IPv6addr", Main)
+	agent.Register(TailAgent, TailMain)
+}
+
+const usage = "usage: IPv6addr ADDR[/PREFIX[/IFACE]] start|stop|status|monitor"
+
+// exitNotRunning is the OCF "not running" code that monitor returns.
+const exitNotRunning = addr.ExitNotRunning
+
+// Main runs the agent: args are the address argument and the operation.
+func Main(args []string, io agent.IO) int {
+	if io.Getenv == nil {
+		io.Getenv = func(string) string { return "" }
+	}
+	t, op, err := parseArgs(args)
+	if err != nil {
+		io.Errorf("%v", err)
+		return agent.BadArgs
+	}
+	name := "IPv6addr " + t.String()
+	k, links, addrs, err := addr.Open(addr.IPv6)
+	if err != nil {
+		io.Errorf("%s: %v", name, err)
+		return agent.Failed
+	}
+	defer k.Close()
+	held := addr.Holders(t.Addr, addrs)
+	switch op {
+	case "status", "monitor":
+		return addr.Status(t.Addr, t.Iface, held, op, io)
+	case "stop":
+		return stop(k, t, held, io)
+	}
+	return start(k, t, links, addrs, held, io)
+}
+
+func stop(k *addr.Kernel, t haresources.IPv6Spec, held []addr.IfAddr, io agent.IO) int {
+	if len(held) == 0 {
+		io.Printf("INFO: %s is not configured here; nothing to stop", t.Addr)
+		return agent.OK
+	}
+	rc := agent.OK
+	for _, a := range held {
+		if err := k.Del(a); err != nil {
+			io.Errorf("IPv6addr %s: %v", t, err)
+			rc = agent.Failed
+			continue
+		}
+		io.Printf("INFO: removed %s from %s", a.Prefix, a.Iface)
+	}
+	if rc == agent.OK {
+		addr.DismissAnnouncer(t.Addr) // its refresher ends now
+	}
+	return rc
+}
+
+func start(k *addr.Kernel, t haresources.IPv6Spec, links []addr.Link, addrs []addr.IfAddr, held []addr.IfAddr, io agent.IO) int {
+	b, warns := ipaddr.BurstFromEnv(io.Getenv)
+	probeWait, pw := ipaddr.ProbeFromEnv(io.Getenv)
+	_, rw := addr.RefreshFromEnv(io.Getenv)
+	for _, w := range append(append(warns, pw...), rw...) {
+		fmt.Fprintf(io.Stderr, "WARNING: %s\n", w)
+	}
+	if len(held) > 0 {
+		a := held[0]
+		if t.Iface != "" && a.Iface != t.Iface {
+			io.Errorf("IPv6addr %s: %s is already configured on %s, not on %s; stop it there first", t, t.Addr, a.Iface, t.Iface)
+			return agent.Failed
+		}
+		io.Printf("INFO: %s already configured on %s; announcing it again", t.Addr, a.Iface)
+		announcer.Announce(k, a.Iface, a.Index, t.Addr, b, io)
+		return agent.OK
+	}
+	p, err := place(t, links, addrs)
+	if err != nil {
+		io.Errorf("IPv6addr %s: %v", t, err)
+		return agent.Failed
+	}
+	for _, l := range links {
+		if l.Index == p.Index && !l.Up {
+			io.Errorf("IPv6addr %s: interface %s is down; not starting %s on it", t, p.Iface, t.Addr)
+			return agent.Failed
+		}
+	}
+	from := strings.TrimSpace(io.Getenv(agent.EnvTakeoverFrom))
+	var pr *prober
+	if probeWait > 0 {
+		if pr, err = openProber(p.Iface); err != nil {
+			fmt.Fprintf(io.Stderr, "WARNING: duplicate address check for %s on %s not possible: %v\n", t.Addr, p.Iface, err)
+			pr = nil
+		} else {
+			defer pr.Close()
+		}
+	}
+	var sent time.Time
+	switch {
+	case pr != nil && from == "":
+		c, err := pr.detect(t.Addr, probeWait)
+		if c != nil {
+			io.Errorf("IPv6addr %s: %s already answers for %s on %s: another node still holds it (split brain?); refusing to start. Set HA_IPADDR_NO_PROBE=1 to skip this check",
+				t, c.MAC, t.Addr, p.Iface)
+			return agent.Failed
+		}
+		if err != nil {
+			// No verdict: proceed, as IPaddr does, but say so.
+			fmt.Fprintf(io.Stderr, "WARNING: duplicate address check for %s on %s failed: %v\n", t.Addr, p.Iface, err)
+		}
+	case pr != nil:
+		// A takeover from a dead peer: its node may be up and still
+		// hold the address (ipaddr's takeover); ask, but only report.
+		sent = time.Now()
+		if err := pr.sendProbe(t.Addr); err != nil {
+			fmt.Fprintf(io.Stderr, "WARNING: takeover of %s from dead node %s: cannot probe for the old holder on %s: %v\n", t.Addr, from, p.Iface, err)
+			pr = nil
+		}
+	}
+	if err := k.Add(p); err != nil {
+		// Lost a race with another start of the same address: fine.
+		if ok, _ := k.Holds(t.Addr, p.Index); !ok {
+			io.Errorf("IPv6addr %s: %v", t, err)
+			return agent.Failed
+		}
+	}
+	io.Printf("INFO: added %s on %s", p.Prefix, p.Iface)
+	announcer.Announce(k, p.Iface, p.Index, t.Addr, b, io)
+	if from != "" && pr != nil {
+		c, err := pr.awaitHolder(t.Addr, sent.Add(probeWait))
+		switch {
+		case err != nil:
+			fmt.Fprintf(io.Stderr, "WARNING: takeover of %s from dead node %s: listening for the old holder on %s: %v\n", t.Addr, from, p.Iface, err)
+		case c != nil:
+			fmt.Fprintf(io.Stderr, "WARNING: takeover of %s from dead node %s: %s still answered for it on %s (most likely %s itself: its node is up but its cluster daemon is dead or hung); taken over regardless and announced from %s\n",
+				t.Addr, from, c.MAC, p.Iface, from, pr.ifi.HardwareAddr)
+		default:
+			io.Printf("INFO: takeover of %s from dead node %s: no other station answered for it on %s within %d ms", t.Addr, from, p.Iface, probeWait.Milliseconds())
+		}
+	}
+	return agent.OK
+}

@@ -1,0 +1,48 @@
+package rm
+
+// The ping-node tie-breaker (heartbeatd extension ping_tiebreak, on when
+// ping nodes are configured): when the peer goes dead, a node that reaches
+// none of its ping nodes is the isolated one. Its own network failed, the
+// peer most likely runs on, and taking the peer's groups (or fencing it)
+// would put the service where nobody can reach it, or on both nodes. It
+// keeps what it holds, takes nothing, and looks again as soon as a ping
+// node answers.
+
+// PingReach tells the manager how many of the configured ping nodes answer.
+type PingReach struct{ Reachable, Total int }
+
+func (PingReach) isEvent() {}
+
+// isolated: ping nodes are configured, none answers, and the tie-breaker
+// is on.
+func (m *Manager) isolated() bool {
+	return m.cfg.PingTieBreak && m.ping.Total > 0 && m.ping.Reachable == 0
+}
+
+// holdOffIsolated is called where a dead peer's groups would be taken: it
+// reports true (and remembers the peer) when this node is the isolated one.
+func (m *Manager) holdOffIsolated(node string) bool {
+	if !m.isolated() {
+		return false
+	}
+	if m.isolatedPeer != node {
+		m.logf(LevelWarn, "%s is dead, but none of our %d ping node(s) answers: this node is the isolated one. "+
+			"Not taking over (or fencing) until a ping node answers.", node, m.ping.Total)
+	}
+	m.isolatedPeer = node
+	return true
+}
+
+func (m *Manager) onPingReach(e PingReach) {
+	m.ping = e
+	if m.isolatedPeer == "" || m.isolated() {
+		return
+	}
+	peer := m.isolatedPeer
+	m.isolatedPeer = ""
+	if m.peerStatus != "dead" {
+		return // it came back meanwhile: nothing to take
+	}
+	m.logf(LevelInfo, "A ping node answers again: %s is still dead; recovering its resources now.", peer)
+	m.recoverDead(peer)
+}
