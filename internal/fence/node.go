@@ -12,8 +12,9 @@ import (
 
 // Fencer carries out the core's fencing requests with this node's devices
 // (config.FenceDevicesFor), in ha.cf order, and watches that they answer.
-// Its log lines are Heartbeat's ("Resetting node N with [...]", "node N
-// now reset.").
+// It logs Heartbeat's "Resetting node N with [...]" and what each device
+// did; Heartbeat's "node N now reset." is the resource manager's line, logged
+// once when it learns of the reset (FenceDone).
 type Fencer struct {
 	Runner  *Runner
 	Devices []config.FenceDevice
@@ -29,7 +30,7 @@ func (f *Fencer) ResetNode(ctx context.Context, node string) bool {
 		f.Log(level.Info, fmt.Sprintf("Resetting node %s with [%s]", node, d))
 		res := f.Runner.Reset(ctx, d, node)
 		if res.OK() {
-			f.Log(level.Info, fmt.Sprintf("node %s now reset.", node))
+			f.Log(level.Info, fmt.Sprintf("Reset of node %s with [%s] done in %v", node, d, res.Elapsed.Round(time.Millisecond)))
 			return true
 		}
 		f.Log(level.Error, fmt.Sprintf("Reset of node %s with [%s] failed: %s", node, d, res))

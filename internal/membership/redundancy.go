@@ -413,6 +413,8 @@ func (t *Table) currentCopies(now time.Time) int {
 		return c
 	}
 	switch {
+	case c == 1 && t.copyPeer != nil && !t.copyPeer.live():
+		t.logf("info", "%s is no longer alive: sending each status and takeover message once", t.copyPeer.name)
 	case c == 1:
 		t.logf("info", "Loss on the links is over: sending each status and takeover message once")
 	case t.copyLevel <= 1:
@@ -421,7 +423,7 @@ func (t *Table) currentCopies(now time.Time) int {
 	default:
 		t.logf("info", "Sending each status and takeover message %d times (links to %s: %s)", c, worst.name, worst.lossText())
 	}
-	t.copyLevel = c
+	t.copyLevel, t.copyPeer = c, worst
 	return c
 }
 

@@ -301,7 +301,10 @@ func (t *Table) shouldDrop(now time.Time, n *node, m *wire.Message, typ string, 
 
 	if tr.lastSeq == 0 || seq == tr.lastSeq+1 {
 		tr.lastSeq = seq
-		t.persistLive(now, n)
+		// A message that may make us act (an outdate request, a resource
+		// or standby message) raises the stored floor before it is
+		// delivered: after a crash of ours, its replay is then refused.
+		t.persistLive(now, n, typ != "status")
 		t.ackIfNeeded(now, n, seq)
 		if !toUs {
 			t.stats.NotForUs++

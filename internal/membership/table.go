@@ -290,6 +290,7 @@ type Table struct {
 	rexmits      []rexmitTimer
 	copies       []pendingCopy // extra copies due later (redundancy.go)
 	copyLevel    int           // copies per message, as last logged
+	copyPeer     *node         // the peer whose links called for them
 	pings        pingTable     // ping nodes (ping.go)
 	stats        Stats
 	out          []Action
@@ -444,9 +445,9 @@ func (t *Table) persist(n *node) {
 const PersistEvery = time.Second
 
 // persistLive refreshes a live peer's stored record at most every
-// PersistEvery.
-func (t *Table) persistLive(now time.Time, n *node) {
-	if n == t.self || now.Sub(n.persistedAt) < PersistEvery {
+// PersistEvery, or at once when at is set.
+func (t *Table) persistLive(now time.Time, n *node, at bool) {
+	if n == t.self || (!at && now.Sub(n.persistedAt) < PersistEvery) {
 		return
 	}
 	r := n.record()

@@ -130,6 +130,9 @@ func (l *fenceLab) checkResetBeforeTakeover(t *testing.T, dead, survivor *hbNode
 	if survivor.real {
 		return off, announced
 	}
+	if n := len(tail.all("node "+dead.name+" now reset.", since)); n != 1 {
+		t.Errorf("%s logged \"node %s now reset.\" %d times for one reset, want once", survivor.name, dead.name, n)
+	}
 	iReset := tail.index(resetting, since)
 	iDone := tail.index("node "+dead.name+" now reset.", since)
 	iTake := tail.index("Taking over resource group", since)

@@ -233,43 +233,62 @@ func TestLossNoFalseFailover(t *testing.T) {
 }
 
 // TestLossCopiesInteropWithRealHeartbeat: real Heartbeat 3.0.6 on n1,
-// heartbeatd on n2. Only what n1 sends is lost (30 % dropped on n2's
-// input), so heartbeatd goes to three copies while every copy it sends
-// reaches the real node: whatever the real node logs about n2's packets
-// from then on comes from the duplicates. It must log nothing: no lost
-// packet, no replay, no late heartbeat.
+// heartbeatd on n2, each with a marker group, at the interop timing
+// (keepalive 250 ms, deadtime 1 s). Only what n1 sends is lost (15 %
+// dropped on n2's input: enough for three copies at this timing, little
+// enough that the real node's single copies do not make n2 declare it
+// dead; at 30 % that happened once in a test run), so heartbeatd goes to
+// three copies while every copy it sends reaches the real node: whatever
+// the real node logs about n2's packets from then on comes from the
+// duplicates. At three
+// copies heartbeatd goes standby and takes its group back (ask_resources
+// and resource messages, copied too). The real node must take each
+// message once and log nothing about the copies: no lost packet, no
+// replay, no late heartbeat.
 func TestLossCopiesInteropWithRealHeartbeat(t *testing.T) {
 	c := newLossCluster(t, "lossint")
 	real, ours := c.addRealNode("n1", 1), c.addNode("n2", 2)
 	t.Cleanup(func() { dumpLogs(t, c) })
+	c.shared = t.TempDir()
+	os.Chmod(c.shared, 0o777)
 	for _, n := range []*hbNode{real, ours} {
-		n.writeConf(c.haCF(n, interopTiming, "bcast eth1 eth2", "auto_failback on\n"), "")
+		n.writeConf(c.haCF(n, interopTiming, "bcast eth1 eth2", "auto_failback on\n"), "n1 marker::g1\nn2 marker::g2\n")
+		os.WriteFile(filepath.Join(n.confdir, "resource.d", "marker"), []byte(fmt.Sprintf(markerScript, c.shared)), 0o755)
 	}
 	real.startReal()
 	ours.start()
-	waitFor(t, 20*time.Second, "real and heartbeatd see each other active", func() bool {
-		return real.nodeStatus("n2") == "active" && ours.nodeStatus("n1") == "active"
+	c.placement("n1", "n2", 40*time.Second, "initial acquisition")
+	waitFor(t, 20*time.Second, "both stable", func() bool {
+		a, _ := real.clStatus("rscstatus")
+		b, _ := ours.clStatus("rscstatus")
+		return a == "local" && b == "local"
 	})
-	c.started = time.Now()
-	c.pastStartupDeadtime()
 
 	mark := len(real.log())
-	ours.ns.DropIn(30, "eth1", "eth2")
+	ours.ns.DropIn(15, "eth1", "eth2")
 	waitFor(t, 60*time.Second, "heartbeatd at three copies", func() bool {
 		return strings.Contains(ours.log(), "takeover message 3 times")
 	})
-	since := time.Now()
 	hist := statusCopies(t, real, "n2", 5*time.Second)
 	t.Logf("heartbeatd's statuses on the real node's eth1, by copies per seq: %v", hist)
 	if hist[3] == 0 || hist[3] < hist[1] {
 		t.Errorf("the real node did not get three copies of most statuses: %v", hist)
 	}
-	time.Sleep(25*time.Second - time.Since(since))
+	ours.admin("hb_standby")
+	c.placement("n1", "n1", 30*time.Second, "hb_standby on heartbeatd at three copies")
+	waitFor(t, 20*time.Second, "stable after standby", func() bool { a, _ := real.clStatus("rscstatus"); return a == "all" })
+	ours.admin("hb_takeover", "failback")
+	c.placement("n1", "n2", 30*time.Second, "hb_takeover failback at three copies")
+	time.Sleep(5 * time.Second)
+
 	log := real.log()[mark:]
-	for _, bad := range []string{"lost packet", "replay", "Late heartbeat", "is dead", "should_drop_message", "Duplicate", "Cannot rexmit", "Irretrievably", "failed authentication", "bad node"} {
+	for _, bad := range []string{"lost packet", "replay", "Late heartbeat", "is dead", "should_drop_message", "Duplicate", "Cannot rexmit", "Irretrievably", "failed authentication", "bad node", "Both machines own", "No one owns"} {
 		if strings.Contains(log, bad) {
 			t.Errorf("the real node logged %q while receiving heartbeatd's copies:\n%s", bad, grepLines(log, bad))
 		}
+	}
+	if k := strings.Count(log, "acquire [all] resources from n2"); k != 1 {
+		t.Errorf("the real node took n2's standby request %d times, want once:\n%s", k, grepLines(log, "standby"))
 	}
 	if s := real.nodeStatus("n2"); s != "active" {
 		t.Errorf("the real node sees heartbeatd %s", s)
