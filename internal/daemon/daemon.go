@@ -231,6 +231,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go srv.Serve(sctx)
 	defer srv.Close()
 	d.watchConfig(sctx)
+	fencer.Checked = func(dev config.FenceDevice, ok bool) {
+		d.exec.done <- node.FenceDeviceChecked{Name: dev.String(), OK: ok}
+	}
 	go fencer.Watch(sctx, d.clock, d.cfg.FenceCheckInterval)
 
 	return d.loop(ctx)

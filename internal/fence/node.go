@@ -19,6 +19,9 @@ type Fencer struct {
 	Runner  *Runner
 	Devices []config.FenceDevice
 	Log     func(level.Level, string)
+	// Checked, when set, gets every status check's outcome (for
+	// `heartbeatd status`).
+	Checked func(dev config.FenceDevice, ok bool)
 }
 
 // ResetNode tries the devices in order until one resets node, each under
@@ -60,6 +63,9 @@ func (f *Fencer) Watch(ctx context.Context, clk clock.Clock, interval time.Durat
 				f.Log(level.Info, fmt.Sprintf("STONITH device [%s] answers its status check again", d))
 			}
 			failing[i] = !res.OK()
+			if f.Checked != nil {
+				f.Checked(d, res.OK())
+			}
 		}
 		if interval <= 0 {
 			return

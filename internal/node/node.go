@@ -42,6 +42,8 @@ type Node struct {
 	// meter and facts serve the status queries only (query.go).
 	meter linkMeter
 	facts facts
+	// fenceDevs are the fence devices' last checks (fencedev.go).
+	fenceDevs []FenceDeviceState
 }
 
 type pendingAdmin struct {
@@ -94,6 +96,8 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 		n.onOutdateRequest(e)
 	case CommandDone:
 		n.onCommandDone(e)
+	case FenceDeviceChecked:
+		n.onFenceDeviceChecked(e)
 	case ScriptDone:
 		n.onRuns(n.runs.Done(n.now, e.Result))
 	case Shutdown:

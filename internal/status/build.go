@@ -31,6 +31,13 @@ func Build(version string, n *node.Node, now time.Time) *Snapshot {
 	}
 	fs := n.Fencing()
 	s.Fencing = Fencing{Attempts: fs.Attempts, Succeeded: fs.Succeeded, Failed: fs.Failed}
+	for _, d := range n.FenceDevices() {
+		st, at := "failing", d.Checked
+		if d.OK {
+			st = "ok"
+		}
+		s.Fencing.Devices = append(s.Fencing.Devices, FenceDevice{Name: d.Name, State: st, Checked: &at})
+	}
 	if fs.LastNode != "" {
 		s.Fencing.Last = &Fence{Node: fs.LastNode, At: stamp(fs.LastAt), OK: fs.LastOK}
 	}

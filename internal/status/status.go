@@ -85,8 +85,9 @@ type Group struct {
 
 // Fencing is what this node knows of fencing.
 type Fencing struct {
-	// Devices is reserved for the state of each fence device; null until
-	// the daemon reports device checks.
+	// Devices are this node's fence devices with their last status check
+	// (state "ok" or "failing"); null when none is configured or none has
+	// been checked yet.
 	Devices []FenceDevice `json:"devices"`
 	// Attempts counts fencing operations asked for since the start,
 	// Succeeded and Failed their outcomes so far.
@@ -97,7 +98,7 @@ type Fencing struct {
 	Last *Fence `json:"last"`
 }
 
-// FenceDevice is one configured fence device (reserved).
+// FenceDevice is one configured fence device and its last check.
 type FenceDevice struct {
 	Name    string     `json:"name"`
 	State   string     `json:"state"`

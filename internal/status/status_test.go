@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"heartbeatd/internal/node"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/status/statustest"
 )
@@ -363,5 +364,22 @@ func TestManPageDocumentsSchema(t *testing.T) {
 			!strings.Contains(section, `" `+leaf+` "`) && !strings.Contains(section, `.BR `+leaf+` "`) {
 			t.Errorf("heartbeatd.8 STATUS JSON does not name %s (%s)", leaf, k)
 		}
+	}
+}
+
+// The fence devices' last checks, as the shell reports them, show with
+// their state and time; a device that fails its check shows "failing".
+func TestFenceDeviceStates(t *testing.T) {
+	p := statustest.New(t, rm.FailbackOn)
+	n := p.Node(0)
+	n.Step(p.Now, node.FenceDeviceChecked{Name: "stonith_host * external/ipmi", OK: true})
+	n.Step(p.Now, node.FenceDeviceChecked{Name: "fence_agent * ipmilan", OK: false})
+	p.Run(time.Second)
+	n.Step(p.Now, node.FenceDeviceChecked{Name: "stonith_host * external/ipmi", OK: false})
+	s := Build("test", n, p.Now)
+	d := s.Fencing.Devices
+	if len(d) != 2 || d[0].Name != "stonith_host * external/ipmi" || d[0].State != "failing" ||
+		d[1].State != "failing" || d[0].Checked == nil || !d[0].Checked.Equal(p.Now.UTC()) && !d[0].Checked.Equal(p.Now) {
+		t.Fatalf("devices %+v", d)
 	}
 }

@@ -116,6 +116,32 @@ func TestReloadAppliesRejectsAndNames(t *testing.T) {
 	if n2.hasLog("is dead") {
 		t.Fatalf("n2 declared n1 dead during the reloads")
 	}
+
+	// 4. An authkeys that drops the key n2 signs with right now is refused
+	// (the rotation procedure is named), and n1 keeps its keys: n2 never
+	// sees it dead. Adding a second key, the first step of a rotation, is
+	// applied.
+	ak := filepath.Join(n1.confdir, "authkeys")
+	os.WriteFile(hacf, orig, 0o644)
+	time.Sleep(700 * time.Millisecond)
+	if err := os.WriteFile(ak, []byte("auth 2\n2 sha1 a-new-key-only-n1-has\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code = n1.reloadCmd()
+	if code != 1 || !strings.Contains(out, "refused: authkeys:") || !strings.Contains(out, "authkeys(5)") ||
+		strings.Contains(out, "a-new-key-only-n1-has") {
+		t.Errorf("reload dropping the peer's key: code %d, output %q", code, out)
+	}
+	time.Sleep(1500 * time.Millisecond) // > 2 deadtimes
+	if s := n2.nodeStatus("n1"); s != "active" || n2.hasLog("is dead") {
+		t.Fatalf("n1 is %q on n2 after a refused authkeys reload", s)
+	}
+	if err := os.WriteFile(ak, []byte(testKey+"2 sha1 a-new-key-only-n1-has\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := n1.reloadCmd(); code != 0 || !strings.Contains(out, "authkeys") {
+		t.Errorf("reload adding a key: code %d, output %q", code, out)
+	}
 }
 
 const okScript = "#!/bin/sh\ncase \"$1\" in status) echo stopped;; esac\nexit 0\n"
