@@ -8,10 +8,11 @@ import (
 // Fence policies (ha.cf extension fence_policy).
 const (
 	// FencePolicyHeartbeat is Heartbeat's rule (spec §6): a dead peer is
-	// fenced, at once, only when it may hold resources. In a total
-	// partition the active node then never fences, the standby fences
-	// the healthy active node after deadtime and takes over: a failover
-	// nobody needed.
+	// fenced, at once, only when it may hold resources. An idle standby
+	// also advertises rsc_hold=local, so in a total partition both nodes
+	// press the switch in the same millisecond and the faster one wins:
+	// half the time the healthy active node is reset and the service
+	// moves, a failover nobody needed (tests/e2e TestFenceRace).
 	FencePolicyHeartbeat = "heartbeat"
 	// FencePolicyHolder cures that race (heartbeatd's default): whenever
 	// a device is configured, a dead peer is fenced, held resources or

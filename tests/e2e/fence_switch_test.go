@@ -137,6 +137,23 @@ func (s *powerSwitch) resets() []switchCall {
 	return out
 }
 
+// presses returns who pressed the switch's button for a reset or off, and
+// when, whether or not the call finished (the caller may have been powered
+// off meanwhile).
+func (s *powerSwitch) presses() []switchCall {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "log"))
+	var out []switchCall
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		// press reset TARGET by CALLER START
+		if len(f) != 6 || f[0] != "press" || f[3] != "by" {
+			continue
+		}
+		out = append(out, switchCall{op: f[1], target: f[2], by: f[4], result: "pressed", start: epoch(f[5]), end: epoch(f[5])})
+	}
+	return out
+}
+
 // epoch parses date +%s.%N.
 func epoch(s string) time.Time {
 	sec, frac, _ := strings.Cut(s, ".")
