@@ -2,6 +2,7 @@ package grouprun
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	"heartbeatd/haresources"
@@ -70,6 +71,7 @@ func New(cfg Config) *Runs {
 // Reconfigure replaces the groups (a reload). Jobs under way finish with
 // the group they began with.
 func (r *Runs) Reconfigure(groups []haresources.Group) {
+	r.cfg.Groups = groups
 	r.groups = make(map[string]haresources.Group, len(groups))
 	for _, g := range groups {
 		r.groups[g.Key] = g
@@ -149,17 +151,21 @@ func (r *Runs) logf(lv level.Level, format string, args ...any) {
 // due together are run (and logged) the same way every time.
 func (r *Runs) keys() []string {
 	var ks []string
+	seen := map[string]bool{}
 	for _, g := range r.cfg.Groups {
 		if _, ok := r.running[g.Key]; ok {
 			ks = append(ks, g.Key)
+			seen[g.Key] = true
 		}
 	}
+	var rest []string
 	for k := range r.running {
-		if _, ok := r.groups[k]; !ok {
-			ks = append(ks, k) // dropped by a reload while running
+		if !seen[k] {
+			rest = append(rest, k) // dropped by a reload while running
 		}
 	}
-	return ks
+	sort.Strings(rest)
+	return append(ks, rest...)
 }
 
 // kick begins every queued job that conflicts neither with one under way

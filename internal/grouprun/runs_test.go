@@ -397,3 +397,37 @@ func TestDefaultStopBudgetBoundsSlowFailingStops(t *testing.T) {
 	// 5 min: no retry may begin after 4 min; status then decides.
 	eq(t, "journal", m.journal, []string{"stop A", "status A"})
 }
+
+// Stop retries come for a group a reload added and for one it removed
+// while its job ran (the job keeps its group).
+func TestRetriesAcrossAReload(t *testing.T) {
+	m := newMachine(t, Config{Groups: []haresources.Group{grp("n1", "B")}})
+	m.r.Reconfigure([]haresources.Group{grp("n1", "A")})
+	m.up["A"] = true
+	fails := 1
+	m.answer = func(r Run) *Result {
+		if r.Op == OpStop && fails > 0 {
+			fails--
+			return &Result{Exit: 1}
+		}
+		return nil
+	}
+	m.submit(Job{Kind: Stop, Key: "A"}) // a group the reload added
+	m.settle()
+	eq(t, "journal", m.journal, []string{"stop A", "stop A"})
+	if len(m.done) != 1 || !m.done[0].OK {
+		t.Fatalf("finished = %+v", m.done)
+	}
+	fails = 1
+	m.up["A"] = true
+	m.submit(Job{Kind: Stop, Key: "A"})
+	res := m.exec(m.pending[0])
+	m.pending = m.pending[1:]
+	m.handle(m.r.Done(m.now, res))
+	m.r.Reconfigure(nil) // the group is gone from haresources meanwhile
+	m.settle()
+	eq(t, "journal", m.journal, []string{"stop A", "stop A", "stop A", "stop A"})
+	if len(m.done) != 2 || !m.done[1].OK {
+		t.Errorf("finished = %+v", m.done)
+	}
+}
