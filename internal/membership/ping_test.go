@@ -226,3 +226,18 @@ func TestPingConfigChecked(t *testing.T) {
 		}
 	}
 }
+
+// Details (heartbeatd status) lists ping nodes too, with type ping.
+func TestDetailsListsPingNodes(t *testing.T) {
+	tb, err := New(pingConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range tb.Details() {
+		got = append(got, d.Name+"/"+d.Type)
+	}
+	if strings.Join(got, " ") != "pa1/normal "+pingHost+"/ping" {
+		t.Errorf("Details: %q", got)
+	}
+}

@@ -43,6 +43,10 @@ func (t *Table) Details() []NodeDetail {
 		}
 		out = append(out, d)
 	}
+	for _, p := range t.pings.nodes {
+		out = append(out, NodeDetail{Name: p.name, Status: p.status, Type: TypePing, LastHeard: p.lastHeard,
+			Links: []LinkDetail{{Name: p.link.name, Status: p.link.status, LastHeard: p.link.lastUpdate}}})
+	}
 	return out
 }
 
