@@ -1,9 +1,10 @@
 // Package script runs Heartbeat R1 resource scripts the way Heartbeat's
-// ResourceManager does: `<script> [args…] start|stop|status`, status judged
-// from the output text, groups started left to right and stopped right to
-// left with stop retries. It is the shell around the resource manager: it
-// forks processes and waits, so it takes a clock.Clock for every wait that
-// matters to behaviour, and never decides policy such as rebooting.
+// ResourceManager does: `<script> [args…] start|stop|status`, one op at a
+// time, status judged from the output text, in its own process group with
+// a timeout. It is the shell around the node core: it forks processes and
+// waits, so it takes a clock.Clock for every wait that matters to
+// behaviour, and decides no policy (what comes before and after an op,
+// retries, rebooting: internal/grouprun and the resource manager).
 package script
 
 import (
@@ -47,10 +48,8 @@ const EntityResourceManager = "ResourceManager"
 
 // Defaults for the zero values of Runner's fields.
 const (
-	DefaultStopRetries   = 10              // HA_STOPRETRYMAX
-	DefaultRetryInterval = time.Second     // ResourceManager's "sleep 1"
-	DefaultKillGrace     = 5 * time.Second // SIGTERM to SIGKILL
-	DefaultReapGrace     = 5 * time.Second // SIGKILL to giving up on the process
+	DefaultKillGrace = 5 * time.Second // SIGTERM to SIGKILL
+	DefaultReapGrace = 5 * time.Second // SIGKILL to giving up on the process
 	// drainDelay bounds how long Run waits, after the script has exited, for
 	// its output pipes to close. A start script that leaves a daemon holding
 	// them open must not hang the resource manager.
@@ -82,12 +81,7 @@ type Runner struct {
 	// process is reaped in the background, with a log line when it goes.
 	// Default DefaultReapGrace.
 	ReapGrace time.Duration
-	// StopRetries is how many times a failed stop is retried
-	// (HA_STOPRETRYMAX): 0 means DefaultStopRetries, negative means retry
-	// until the context ends, as HA_STOPRETRYMAX<=0 does in Heartbeat.
-	StopRetries   int
-	RetryInterval time.Duration // default DefaultRetryInterval
-	// Clock paces timeouts, kill and reap grace and stop retries. Default
+	// Clock paces timeouts and the kill and reap graces. Default
 	// clock.Real.
 	Clock  clock.Clock
 	Log    Logger
