@@ -552,22 +552,9 @@ func TestHostilePeer(t *testing.T) {
 		}
 		label := "n2's traffic during n1's restart after a " + how + ", n2 dead"
 		before := h.view()
-		stopReplay := make(chan struct{})
-		replayDone := make(chan int)
 		h.start("n1")
 		restarted := time.Now()
-		go func() {
-			sent := h.evil.replay(n2Only, false)
-			for {
-				select {
-				case <-stopReplay:
-					replayDone <- sent
-					return
-				default:
-				}
-				sent += h.evil.replay(n2Tail, true)
-			}
-		}()
+		stopReplay := replayLoop(h.evil, n2Only, n2Tail)
 		var deadAfter time.Duration
 		waitFor(t, 15*time.Second, "n1 declares n2 dead after its restart", func() bool {
 			if strings.Contains(h.since(before, "n1"), "node n2: is dead") {
@@ -578,8 +565,7 @@ func TestHostilePeer(t *testing.T) {
 		})
 		waitFor(t, 15*time.Second, "n1 runs both groups", func() bool { return h.groupsAt("n1", "n1") })
 		time.Sleep(time.Second)
-		close(stopReplay)
-		sent := <-replayDone
+		sent := stopReplay()
 		h.tried++
 		after := h.since(before, "n1")
 		var bad []string
@@ -655,20 +641,7 @@ func TestHostileReplayAfterOwnCrash(t *testing.T) {
 	waitFor(t, 5*time.Second, "n1's media open", func() bool {
 		return strings.Contains(h.since(before, "n1"), "Local status now set to: 'up'")
 	})
-	stop := make(chan struct{})
-	done := make(chan int)
-	go func() {
-		sent := h.evil.replay(n2Only, false)
-		for {
-			select {
-			case <-stop:
-				done <- sent
-				return
-			default:
-			}
-			sent += h.evil.replay(n2Tail, true)
-		}
-	}()
+	stopReplay := replayLoop(h.evil, n2Only, n2Tail)
 	var deadAfter time.Duration
 	waitFor(t, 20*time.Second, "n1 declares n2 dead after its restart", func() bool {
 		if strings.Contains(h.since(before, "n1"), "node n2: is dead") {
@@ -678,8 +651,7 @@ func TestHostileReplayAfterOwnCrash(t *testing.T) {
 		return false
 	})
 	waitFor(t, 15*time.Second, "n1 runs both groups", func() bool { return h.groupsAt("n1", "n1") })
-	close(stop)
-	sent := <-done
+	sent := stopReplay()
 	after := h.since(before, "n1")
 	h.tried++
 	var bad []string
@@ -698,4 +670,24 @@ func TestHostileReplayAfterOwnCrash(t *testing.T) {
 		t.Errorf("n1 took n2's replayed traffic for a live n2 after its own crash:\n%s", strings.Join(bad, "\n"))
 	}
 	t.Logf("HOSTILE SUMMARY (own crash): %d attacks tried, %d changed anything%s", h.tried, len(h.changed), listIfAny(h.changed))
+}
+
+// replayLoop replays all of first once, then tail at its original pace
+// over and over, until the returned stop is called; stop returns how many
+// packets were sent.
+func replayLoop(a *attacker, first, tail []capPkt) (stop func() int) {
+	quit, done := make(chan struct{}), make(chan int)
+	go func() {
+		sent := a.replay(first, false)
+		for {
+			select {
+			case <-quit:
+				done <- sent
+				return
+			default:
+			}
+			sent += a.replay(tail, true)
+		}
+	}()
+	return func() int { close(quit); return <-done }
 }
