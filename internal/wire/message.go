@@ -107,9 +107,19 @@ func (m *Message) Del(name string) {
 
 // Clone returns a deep copy.
 func (m *Message) Clone() *Message {
+	// One backing array for all values: a clone per transmitted copy is
+	// the simulator's hottest allocation. Each value is capped at its own
+	// length, so an append to one can never write into the next.
+	n := 0
+	for _, f := range m.Fields {
+		n += len(f.Value)
+	}
+	buf := make([]byte, 0, n)
 	c := &Message{Fields: make([]Field, len(m.Fields))}
 	for i, f := range m.Fields {
-		c.Fields[i] = Field{Type: f.Type, Name: f.Name, Value: append([]byte(nil), f.Value...)}
+		start := len(buf)
+		buf = append(buf, f.Value...)
+		c.Fields[i] = Field{Type: f.Type, Name: f.Name, Value: buf[start:len(buf):len(buf)]}
 	}
 	return c
 }
