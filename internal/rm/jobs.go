@@ -442,17 +442,17 @@ func (m *Manager) finishJob() {
 	case jobRetryStart:
 	case jobReleaseForeign:
 		m.logf(LevelInfo, "Partition resolved: groups of %s released.", m.cfg.Peer)
-		if m.releasing && !m.nice && m.peerAlive() {
+		if m.release == relRunning && !m.nice && m.peerAlive() {
 			m.offerReleased(j)
 		}
-		if m.releasing {
+		if m.release == relRunning {
 			// No new takeover (shutdone, death) claimed them meanwhile.
 			m.takeover = false
 			if m.nice {
 				m.iHold &^= rscForeign
 			}
+			m.release = relNone
 		}
-		m.releasing = false
 		m.sendResourcesHeld(true, "")
 	}
 }

@@ -81,18 +81,15 @@ type Manager struct {
 	// Heartbeat applies its own looped-back copies.
 	self []*wire.Message
 
-	commUp      bool
+	commUp      bool // heartbeat_comm_state == COMM_LINKSUP
 	rstate      rscState
 	iHold       rscSet
 	otherHolds  rscSet
-	otherStable bool
-	takeover    bool // takeover_in_progress
-	releasing   bool // a partition-heal release of foreign groups is queued
-	// conflictPending: the peer claims its home groups, which we hold too,
-	// and the release was put off by our own standby or shutdown.
-	conflictPending bool
-	reqDeferred     bool // req_our_resources waits for the peer to drop our groups
-	healing         bool // the peer returned after a partition and has not said isstable=1 since
+	otherStable bool         // other_is_stable
+	takeover    bool         // takeover_in_progress (also set while release runs)
+	release     releasePhase // our copies of the peer's groups held twice
+	reqDeferred bool         // req_our_resources waits for the peer to drop our groups
+	healing     bool         // the peer returned after a partition and has not said isstable=1 since
 	// peerEpoch counts the peer's deaths, shutdowns and restarts: an
 	// ip-request queued under an older epoch is void.
 	peerEpoch int
@@ -102,21 +99,20 @@ type Manager struct {
 	standby      standbyPhase
 	standbyUntil time.Time // standby_running; zero = none
 	standbySet   rscSet
-	needFailback bool
+	needFailback bool // rsc_needs_failback
 	// failbackRetryAt: PerformAutoFailback was delayed (AutoFailbackProc).
 	failbackRetryAt time.Time
 
 	localTakeoverAt time.Time // local_takeover_time (set once, as Heartbeat)
-	localWorkDone   bool
-	foreignWorkDone bool
-	announced       bool
-	reqRequestedYet bool
+	localWorkDone   bool      // local_takeover_work_done
+	foreignWorkDone bool      // foreign_takeover_work_done
+	announced       bool      // init_takeover_announced
 	shutdown        shutdownPhase
 
 	peerStatus   string
 	peerPackets  bool // anypacketsyet
 	peerHasRsc   bool // legacy has_resources
-	peerShutdone bool
+	peerShutdone bool // the peer's shutdone: Heartbeat marks it dead, membership may not yet
 
 	// failureStandbyAt: when to hand away the set of a group whose start
 	// failed (zero = not pending), and which set.
@@ -296,21 +292,22 @@ func (m *Manager) isStable() bool {
 }
 
 // Idle reports that a Tick cannot change anything until the next event:
-// no deadline is pending (start-up negotiation, standby, auto-failback
+// every phase is at rest (start-up negotiation done, no standby exchange,
+// release or shutdown), no deadline is pending (standby, auto-failback
 // retry, failure standby, fencing retry), no job runs or waits, and no
-// negotiation, heal or shutdown is under way. Every other check of onTick
-// depends only on state that events change, and the daemon ticks the
-// manager right after every event, so an idle manager needs no timer. It
-// is deliberately conservative: anything in progress counts as busy, and a
-// busy manager is ticked as before.
+// takeover, deferred acquisition or heal is under way. Every other check
+// of onTick depends only on state that events change, and the daemon ticks
+// the manager right after every event, so an idle manager needs no timer.
+// It is deliberately conservative: anything in progress counts as busy,
+// and a busy manager is ticked as before.
 func (m *Manager) Idle() bool {
-	return m.rstate == stateStable && m.otherStable &&
-		m.standby == standbyNot && m.standbyUntil.IsZero() &&
-		m.failbackRetryAt.IsZero() && m.failureStandbyAt.IsZero() &&
-		m.fencing == "" && m.fenceRetryAt.IsZero() &&
-		m.cur == nil && len(m.jobs) == 0 && len(m.self) == 0 &&
-		!m.takeover && !m.releasing && !m.conflictPending && !m.reqDeferred && !m.healing &&
-		m.shutdown == shutNone && len(m.asked) == 0
+	atRest := m.rstate == stateStable && m.standby == standbyNot &&
+		m.release == relNone && m.shutdown == shutNone
+	noDeadline := m.standbyUntil.IsZero() && m.failbackRetryAt.IsZero() &&
+		m.failureStandbyAt.IsZero() && m.fencing == "" && m.fenceRetryAt.IsZero()
+	noWork := m.cur == nil && len(m.jobs) == 0 && len(m.self) == 0 && len(m.asked) == 0
+	return atRest && noDeadline && noWork &&
+		m.otherStable && !m.takeover && !m.reqDeferred && !m.healing
 }
 
 // RscStatus is `cl_status rscstatus`: none, local, foreign, all or transition.

@@ -24,8 +24,9 @@ func (m *Manager) onCommUp(e CommUp) {
 	if m.nice {
 		m.send(wire.New("starting"))
 		m.rstate = stateStarting
-	} else if !m.reqRequestedYet {
-		m.reqRequestedYet = true
+	} else {
+		// Heartbeat guards this with resources_requested_yet; commUp
+		// already lets this function run only once.
 		m.reqOurResources(false)
 	}
 	early := m.early
@@ -200,11 +201,13 @@ func (m *Manager) processResources(msg *wire.Message) {
 // resources!"; this happens when only one side noticed a partition heal.
 // Groups stay on their home node, so we release our copies.
 func (m *Manager) resolveConflict(full bool) {
-	if m.releasing || m.otherHolds&rscLocal == 0 || m.iHold&rscForeign == 0 || !m.peerAlive() {
-		m.conflictPending = false // no conflict left, or its release runs
+	if m.release == relRunning || m.otherHolds&rscLocal == 0 || m.iHold&rscForeign == 0 || !m.peerAlive() {
+		if m.release == relPutOff {
+			m.release = relNone // no conflict left
+		}
 		return
 	}
-	if !full && !m.conflictPending {
+	if !full && m.release != relPutOff {
 		return
 	}
 	// Our own standby request still waiting for its answer does not
@@ -220,14 +223,13 @@ func (m *Manager) resolveConflict(full bool) {
 		// seeds 28434, 241081: a heal while a standby request was
 		// pending). Later messages that do not qualify on their own do
 		// not cancel the retry.
-		m.conflictPending = true
+		m.release = relPutOff
 		return
 	}
-	m.conflictPending = false
 	m.logf(LevelCrit, "Both machines own foreign resources! %s holds its own groups: releasing them here.", m.cfg.Peer)
 	m.needFailback = false
 	m.takeover = true
-	m.releasing = true
+	m.release = relRunning
 	m.queue(&job{kind: jobReleaseForeign, keys: m.keysOf(rscForeign)})
 }
 
@@ -395,7 +397,7 @@ func (m *Manager) onTick() {
 		m.sendResourcesHeld(true, "")
 		m.audit()
 	}
-	if m.conflictPending && m.standby == standbyNot && !m.shuttingDown() {
+	if m.release == relPutOff && m.standby == standbyNot && !m.shuttingDown() {
 		m.resolveConflict(false)
 	}
 	m.adoptOrphans()

@@ -139,7 +139,9 @@ func (m *Manager) takeoverFrom(node string) {
 		return
 	}
 	m.logf(LevelInfo, "Resources being acquired from %s.", node)
-	m.releasing = false
+	if m.release == relRunning {
+		m.release = relNone // the takeover claims the groups the release would drop
+	}
 	if m.nice {
 		// Claim the foreign set now, or a returning peer could take its
 		// groups on an interim resource message from us.
@@ -238,7 +240,7 @@ func (m *Manager) onPeerReturned(e PeerReturned) {
 		// ask for our running home groups (ip-request) so that a peer which
 		// did not notice the partition releases its copies.
 		m.takeover = true
-		m.releasing = true
+		m.release = relRunning
 		m.queue(&job{kind: jobReleaseForeign, keys: m.keysOf(rscForeign)})
 		for _, g := range m.groups {
 			if g.local && (g.state == Running || g.state == Starting) {
