@@ -33,10 +33,10 @@ func Build(version, local string, cfg *config.Config, mem *membership.Table, r *
 	nodes := append(mem.Nodes(), mem.PingNodes()...)
 	for i := len(nodes) - 1; i >= 0; i-- {
 		n := nodes[i]
-		cn := Node{Name: n.Name, Status: n.Status, Type: cmp.Or(n.Type, membership.TypeNormal)}
+		cn := Node{Name: n.Name, Status: string(n.Status), Type: cmp.Or(n.Type, membership.TypeNormal)}
 		links := mem.Links(n.Name)
 		for j := len(links) - 1; j >= 0; j-- {
-			cn.Links = append(cn.Links, Link{Name: links[j].Name, Status: links[j].Status})
+			cn.Links = append(cn.Links, Link{Name: links[j].Name, Status: string(links[j].Status)})
 		}
 		s.Nodes = append(s.Nodes, cn)
 	}

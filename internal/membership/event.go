@@ -2,6 +2,7 @@ package membership
 
 import (
 	"heartbeatd/internal/level"
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -82,13 +83,15 @@ type Log struct {
 // to its API clients (never sent on the wire). The local node's own status is
 // reported through LocalStatus and CommUp instead.
 type NodeStatus struct {
-	Node, Old, New string
-	Msg            *wire.Message
+	Node     string
+	Old, New nodestatus.Status
+	Msg      *wire.Message
 }
 
 // LinkStatus reports that a node's medium changed to "up" or "dead".
 type LinkStatus struct {
-	Node, Link, Status string
+	Node, Link string
+	Status     nodestatus.Status
 }
 
 // Deliver hands an accepted, in-order message addressed to us (or to

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -23,7 +24,7 @@ import (
 // same name, as in Heartbeat.
 
 // StatusPing is a ping node's status while it answers.
-const StatusPing = "ping"
+const StatusPing = nodestatus.Ping
 
 // Node types, as cl_status nodetype shows them.
 const (
@@ -36,15 +37,15 @@ const (
 // resource manager as the peer's status.
 type PingNodeStatus struct {
 	Node     string
-	Old, New string
+	Old, New nodestatus.Status
 }
 
 func (PingNodeStatus) isAction() {}
 
 type pingNode struct {
-	name      string    // as configured
-	status    string    // init, ping or dead
-	lastHeard time.Time // zero: never
+	name      string            // as configured
+	status    nodestatus.Status // init, ping or dead
+	lastHeard time.Time         // zero: never
 	link      link
 }
 
@@ -122,7 +123,7 @@ func (t *Table) pingReceived(now time.Time, m *wire.Message, linkName string) bo
 	}
 	t.stats.Received++
 	ts, ok := parseHex(m.Value("ts"))
-	if m.Type() != "NS_st" || m.Value("st") != StatusPing || m.Value("info") != "ping" || linkName != p.link.name || !ok {
+	if m.Type() != "NS_st" || nodestatus.Status(m.Value("st")) != StatusPing || m.Value("info") != "ping" || linkName != p.link.name || !ok {
 		t.stats.Malformed++
 		return true
 	}

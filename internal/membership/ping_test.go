@@ -45,10 +45,10 @@ func pingLines(acts []Action) []string {
 				out = append(out, string(a.Level)+": "+a.Text)
 			}
 		case PingNodeStatus:
-			out = append(out, "ping-status "+a.Node+" "+a.Old+"->"+a.New)
+			out = append(out, "ping-status "+a.Node+" "+a.Old.String()+"->"+a.New.String())
 		case LinkStatus:
 			if a.Node == pingHost {
-				out = append(out, "link-status "+a.Link+" "+a.Status)
+				out = append(out, "link-status "+a.Link+" "+a.Status.String())
 			}
 		case NodeStatus:
 			if a.Node == pingHost {

@@ -3,6 +3,8 @@ package membership
 import (
 	"strings"
 	"time"
+
+	"heartbeatd/internal/nodestatus"
 )
 
 // NodeDetail is one node as `heartbeatd status` and the metrics show it:
@@ -10,7 +12,7 @@ import (
 // heard from.
 type NodeDetail struct {
 	Name   string
-	Status string
+	Status nodestatus.Status
 	Type   string // "normal"
 	// Generation is the node's hg: ours, or the last one a peer announced
 	// (or that was stored for it before our restart); 0 when unknown.
@@ -24,7 +26,7 @@ type NodeDetail struct {
 // LinkDetail is one medium of a node.
 type LinkDetail struct {
 	Name   string
-	Status string
+	Status nodestatus.Status
 	// LastHeard is when a packet of the node last arrived on this medium
 	// (a duplicate copy counts, as it keeps the link up); zero when never.
 	LastHeard time.Time
@@ -52,7 +54,7 @@ func (t *Table) Details() []NodeDetail {
 
 // Status is a node's status ("" for a node not configured), without the
 // allocation of Nodes: the node core asks after every event.
-func (t *Table) Status(name string) string {
+func (t *Table) Status(name string) nodestatus.Status {
 	n := t.byName[strings.ToLower(name)]
 	switch {
 	case n == nil:

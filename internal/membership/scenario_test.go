@@ -141,9 +141,9 @@ func (s *memScenario) Do(c scenario.Cmd) ([]string, error) {
 	case "nodes":
 		var out []string
 		for _, n := range s.tb.Nodes() {
-			line := n.Name + " " + n.Status
+			line := n.Name + " " + n.Status.String()
 			for _, l := range s.tb.Links(n.Name) {
-				line += " " + l.Name + "=" + l.Status
+				line += " " + l.Name + "=" + l.Status.String()
 			}
 			out = append(out, line)
 		}
@@ -565,7 +565,7 @@ func (s *memScenario) keepalives(c scenario.Cmd) ([]string, error) {
 		if err != nil {
 			return out, err
 		}
-		m := p.msg("status", "st", StatusActive, "dt", dt, "protocol", "1")
+		m := p.msg("status", "st", string(StatusActive), "dt", dt, "protocol", "1")
 		sentMsgs[p.seq] = m
 		arrived := deliver(m)
 		for _, l := range []string{"eth1", "eth2"} {

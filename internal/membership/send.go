@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -81,7 +82,7 @@ func (t *Table) send(now time.Time, m *wire.Message) {
 // ourselves, as Heartbeat does.
 func (t *Table) sendStatus(now time.Time) {
 	m := wire.New("status")
-	m.Set("st", t.localStatus)
+	m.Set("st", string(t.localStatus))
 	m.Set("dt", strconv.FormatInt(t.advertised.Milliseconds(), 16))
 	if t.flowControl {
 		m.Set("protocol", "1")
@@ -90,7 +91,7 @@ func (t *Table) sendStatus(now time.Time) {
 }
 
 // setLocalStatus changes our status and announces it at once.
-func (t *Table) setLocalStatus(now time.Time, st string) {
+func (t *Table) setLocalStatus(now time.Time, st nodestatus.Status) {
 	if st == t.localStatus {
 		return
 	}
@@ -203,7 +204,7 @@ func FollowSlack(keepalive time.Duration) time.Duration {
 
 // shutdown sends shutdone (spec §5.6 step 3).
 func (t *Table) shutdown(now time.Time, restart bool) {
-	t.send(now, wireMessage("shutdone", "st", StatusDead))
+	t.send(now, wireMessage("shutdone", "st", string(StatusDead)))
 	if restart {
 		t.dtPopAt = time.Time{}
 		t.advertised = t.cfg.Deadtime + restartExtraDT

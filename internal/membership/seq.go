@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -157,7 +158,7 @@ func (t *Table) refreshLink(now time.Time, n *node, linkName string) {
 	}
 }
 
-func (t *Table) setLinkStatus(n *node, l *link, st string) {
+func (t *Table) setLinkStatus(n *node, l *link, st nodestatus.Status) {
 	l.status = st
 	t.logf("info", "Link %s:%s %s.", n.name, l.name, st)
 	t.emit(LinkStatus{Node: n.name, Link: l.name, Status: st})

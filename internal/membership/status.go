@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -37,7 +38,7 @@ func (t *Table) dispatch(now time.Time, n *node, m *wire.Message, typ string, se
 	}
 }
 
-func knownStatus(st string) bool {
+func knownStatus(st nodestatus.Status) bool {
 	switch st {
 	case StatusInit, StatusUp, StatusActive, StatusDead:
 		return true
@@ -48,7 +49,8 @@ func knownStatus(st string) bool {
 // handleStatus is HBDoMsg_T_STATUS: liveness, late-heartbeat warnings, the
 // peer's own dead time, status changes (spec §4.1, §5.2).
 func (t *Table) handleStatus(now time.Time, n *node, m *wire.Message, seq, msgTime uint64) {
-	st, ok := m.Get("st")
+	word, ok := m.Get("st")
+	st := nodestatus.Status(word)
 	if !ok {
 		t.stats.Malformed++
 		t.logf("ERROR", "HBDoMsg_T_STATUS: status update without st field")
@@ -120,7 +122,7 @@ func (t *Table) markDead(now time.Time, n *node) {
 	n.status = StatusDead
 	if old != StatusDead {
 		dead := wire.New("status")
-		dead.Set("st", StatusDead)
+		dead.Set("st", string(StatusDead))
 		dead.Set("src", n.name)
 		dead.Set("seq", "1")
 		dead.Set("ts", strconv.FormatInt(now.Unix(), 16))

@@ -17,19 +17,20 @@ import (
 	"time"
 
 	"heartbeatd/internal/level"
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
 // Node and link status values, as Heartbeat spells them on the wire and in
 // cl_status.
 const (
-	StatusInit   = "init"
-	StatusUp     = "up"
-	StatusActive = "active"
-	StatusDead   = "dead"
+	StatusInit   = nodestatus.Init
+	StatusUp     = nodestatus.Up
+	StatusActive = nodestatus.Active
+	StatusDead   = nodestatus.Dead
 
-	LinkUp   = "up"
-	LinkDead = "dead"
+	LinkUp   = nodestatus.Up
+	LinkDead = nodestatus.Dead
 )
 
 // Protocol constants of Heartbeat 3.0.6 (include/heartbeat.h, heartbeat.c).
@@ -205,19 +206,19 @@ type Stats struct {
 // NodeInfo is one node as cl_status listnodes shows it.
 type NodeInfo struct {
 	Name   string
-	Status string
+	Status nodestatus.Status
 	Type   string // "normal"
 }
 
 // LinkInfo is one medium of a node as cl_status hblinkstatus shows it.
 type LinkInfo struct {
 	Name   string
-	Status string
+	Status nodestatus.Status
 }
 
 type link struct {
 	name       string
-	status     string
+	status     nodestatus.Status
 	lastUpdate time.Time // zero: never
 }
 
@@ -227,7 +228,7 @@ type node struct {
 	name    string
 	uuid    [16]byte
 	hasUUID bool
-	status  string
+	status  nodestatus.Status
 
 	lastStatus    time.Time // local receive time of its last status; zero: none
 	statusSeq     uint64    // seq of that status
@@ -271,7 +272,7 @@ type Table struct {
 	now         time.Time // of the current Step
 	started     bool
 	startedAt   time.Time
-	localStatus string
+	localStatus nodestatus.Status
 	advertised  time.Duration // our current dt
 	dtPopAt     time.Time     // when the start-up dt bonus ends; zero: none
 	loadAvg     string
@@ -459,7 +460,7 @@ func (t *Table) persistLive(now time.Time, n *node, at bool) {
 }
 
 // LocalStatus is our own status: init, up or active.
-func (t *Table) LocalStatus() string { return t.localStatus }
+func (t *Table) LocalStatus() nodestatus.Status { return t.localStatus }
 
 // Stats returns the receive and retransmission counters.
 func (t *Table) Stats() Stats { return t.stats }

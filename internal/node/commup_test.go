@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"heartbeatd/internal/membership"
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/wire"
 )
@@ -13,7 +14,7 @@ import (
 // peer's groups as if it were alone: both nodes then held them (seen in
 // the failover test under load).
 func TestCommUpAloneOnlyWhenPeerDead(t *testing.T) {
-	for st, alone := range map[string]bool{
+	for st, alone := range map[nodestatus.Status]bool{
 		membership.StatusInit: false, membership.StatusUp: false,
 		membership.StatusActive: false, membership.StatusDead: true,
 	} {

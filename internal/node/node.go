@@ -9,6 +9,7 @@ import (
 	"heartbeatd/internal/grouprun"
 	"heartbeatd/internal/level"
 	"heartbeatd/internal/membership"
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/rm"
 	"heartbeatd/internal/wire"
 )
@@ -318,7 +319,7 @@ func (n *Node) fromDeadPeer(m *wire.Message) bool {
 // "init" has sent packets but not yet its first status message (membership
 // goes active on repnodes, which may come first): it is alive and may hold
 // its groups, and treating it as absent would start them here too.
-func commUp(peer, st string) rm.CommUp {
+func commUp(peer string, st nodestatus.Status) rm.CommUp {
 	return rm.CommUp{Alone: peer == "" || st == membership.StatusDead}
 }
 
@@ -399,13 +400,13 @@ func (n *Node) pingReach() rm.PingReach {
 func (n *Node) StatusLine() string {
 	var parts []string
 	for _, ni := range n.mem.Nodes() {
-		parts = append(parts, ni.Name+" "+ni.Status)
+		parts = append(parts, ni.Name+" "+string(ni.Status))
 	}
 	return strings.Join(parts, ", ") + "; resources: " + n.rm.RscStatus()
 }
 
 // NodeStatus is membership's status of a node ("" if unknown).
-func (n *Node) NodeStatus(name string) string {
+func (n *Node) NodeStatus(name string) nodestatus.Status {
 	for _, ni := range n.mem.Nodes() {
 		if ni.Name == name {
 			return ni.Status

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"heartbeatd/internal/membership"
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/rm"
 )
 
@@ -62,7 +63,7 @@ func (f Failover) Duration() time.Duration { return f.Ended.Sub(f.Began) }
 type facts struct {
 	views     []rm.GroupView // reused between events
 	groups    map[string]groupFact
-	peer      string // the peer's membership status at the last event
+	peer      nodestatus.Status // the peer's membership status at the last event
 	pending   *Failover
 	last      Failover
 	failovers int

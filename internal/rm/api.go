@@ -15,6 +15,7 @@ import (
 
 	"heartbeatd/haresources"
 	"heartbeatd/internal/level"
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -110,7 +111,10 @@ type CommUp struct{ Alone bool }
 
 // PeerStatus is a status transition of the peer seen by membership:
 // "init", "up", "active" or "dead". A new generation shows as init/up/active.
-type PeerStatus struct{ Node, Status string }
+type PeerStatus struct {
+	Node   string
+	Status nodestatus.Status
+}
 
 // PeerReturned: the peer, declared dead earlier, is heard again with the
 // same generation ("Cluster node N returning after partition."). Both

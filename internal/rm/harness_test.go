@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -477,7 +478,7 @@ func (w *world) deliver(d delivery) {
 	case prev == "init" || prev == "up" && d.st == "active":
 		n.peerView = d.st
 		n.peerIncSeen = d.inc
-		w.step(d.to, PeerStatus{Node: peer, Status: d.st})
+		w.step(d.to, PeerStatus{Node: peer, Status: nodestatus.Status(d.st)})
 		if !n.commUp && n.commUpAt.IsZero() {
 			// reqnodes/repnodes: active one round trip later
 			n.commUpAt = w.now.Add(2 * w.delay)
@@ -486,7 +487,7 @@ func (w *world) deliver(d delivery) {
 		n.peerView = d.st
 		n.peerIncSeen = d.inc
 		n.logs = append(n.logs, fmt.Sprintf("%s info: Heartbeat restart on node %s", w.stamp(), peer))
-		w.step(d.to, PeerStatus{Node: peer, Status: d.st})
+		w.step(d.to, PeerStatus{Node: peer, Status: nodestatus.Status(d.st)})
 	case prev == "dead":
 		n.peerView = "active"
 		w.step(d.to, PeerReturned{Node: peer})
@@ -495,7 +496,7 @@ func (w *world) deliver(d delivery) {
 		n.peerIncSeen = d.inc
 		n.peerView = d.st
 		n.logs = append(n.logs, fmt.Sprintf("%s info: Heartbeat restart on node %s", w.stamp(), peer))
-		w.step(d.to, PeerStatus{Node: peer, Status: d.st})
+		w.step(d.to, PeerStatus{Node: peer, Status: nodestatus.Status(d.st)})
 	}
 	if !n.running {
 		return

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -139,7 +140,7 @@ func (m *Manager) runReqOur(j *job) {
 	// hold our groups since it took them over, and would never hear that
 	// we took them too: both would run them. We ask unless the peer is
 	// known to be gone.
-	alone := m.peerStatus == "dead" || m.peerShutdone
+	alone := m.peerStatus == nodestatus.Dead || m.peerShutdone
 	j.asked = !alone
 	if m.nice && !alone && (m.otherHolds&rscForeign != 0 || (m.healing && !m.otherStable)) {
 		// The peer still claims our groups (e.g. it is releasing the copies
@@ -237,7 +238,7 @@ func (m *Manager) startKeys(j *job) {
 // node may still be up with its daemon crashed or hung, still answering for
 // the group's addresses; see StartGroup.
 func (m *Manager) deadPeer() string {
-	if m.peerStatus == "dead" && m.peerPackets && !m.peerShutdone {
+	if m.peerStatus == nodestatus.Dead && m.peerPackets && !m.peerShutdone {
 		return m.cfg.Peer
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 
 	"heartbeatd/haresources"
 	"heartbeatd/internal/level"
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -109,7 +110,7 @@ type Manager struct {
 	announced       bool      // init_takeover_announced
 	shutdown        shutdownPhase
 
-	peerStatus   string
+	peerStatus   nodestatus.Status
 	peerPackets  bool // anypacketsyet
 	peerHasRsc   bool // legacy has_resources
 	peerShutdone bool // the peer's shutdone: Heartbeat marks it dead, membership may not yet
@@ -145,7 +146,7 @@ func New(cfg Config) *Manager {
 		nice:       cfg.AutoFailback != FailbackLegacy,
 		auto:       cfg.AutoFailback == FailbackOn,
 		byKey:      map[string]*group{},
-		peerStatus: "init",
+		peerStatus: nodestatus.Init,
 		peerHasRsc: true,
 		asked:      map[string]bool{},
 		rng:        newRand(cfg.Seed),
@@ -232,7 +233,7 @@ func (m *Manager) send(msg *wire.Message) {
 
 // peerAlive: the peer counts as an active node (req_resource's upcount).
 func (m *Manager) peerAlive() bool {
-	return m.peerStatus == "active" && !m.peerShutdone
+	return m.peerStatus == nodestatus.Active && !m.peerShutdone
 }
 
 // failedBits are the sets containing a failed-stop group: we keep claiming

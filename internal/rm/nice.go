@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -15,9 +16,9 @@ func (m *Manager) onCommUp(e CommUp) {
 	}
 	m.commUp = true
 	if e.Alone {
-		m.peerStatus = "dead"
+		m.peerStatus = nodestatus.Dead
 	}
-	if m.peerStatus != "dead" {
+	if m.peerStatus != nodestatus.Dead {
 		// Every node is up: nobody else's groups to acquire.
 		m.foreignWorkDone = true
 	}
@@ -34,7 +35,7 @@ func (m *Manager) onCommUp(e CommUp) {
 	for _, msg := range early {
 		m.processResources(msg)
 	}
-	if m.peerStatus == "dead" {
+	if m.peerStatus == nodestatus.Dead {
 		// The peer was declared dead at initdead, before we went active:
 		// recover as Heartbeat does when it marks a node dead.
 		m.recoverDead(m.cfg.Peer)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 )
 
@@ -17,10 +18,10 @@ func (m *Manager) onPeerStatus(e PeerStatus) {
 		return
 	}
 	old := m.peerStatus
-	if e.Status != "dead" {
+	if e.Status != nodestatus.Dead {
 		m.isolatedPeer = "" // it lives: nothing waits to be recovered
 	}
-	if old == "dead" && e.Status == "active" && m.commUp {
+	if old == nodestatus.Dead && e.Status == nodestatus.Active && m.commUp {
 		// The peer went active without us (it came up alone, or we lost
 		// its init/up while partitioned): like a partition return, it may
 		// hold groups we took over.
@@ -29,13 +30,13 @@ func (m *Manager) onPeerStatus(e PeerStatus) {
 	}
 	m.peerStatus = e.Status
 	switch e.Status {
-	case "dead":
-		if old != "dead" && m.commUp {
+	case nodestatus.Dead:
+		if old != nodestatus.Dead && m.commUp {
 			m.recoverDead(e.Node)
 		}
-	case "init", "up", "active":
+	case nodestatus.Init, nodestatus.Up, nodestatus.Active:
 		m.peerPackets = true
-		if old == "dead" || (old == "active" && e.Status != "active") {
+		if old == nodestatus.Dead || (old == nodestatus.Active && e.Status != nodestatus.Active) {
 			// A restarted peer (new generation) holds nothing yet and has
 			// forgotten any standby exchange with us.
 			m.peerShutdone = false
@@ -50,7 +51,7 @@ func (m *Manager) onPeerStatus(e PeerStatus) {
 				m.standbyUntil = time.Time{}
 				m.otherStable = true
 			}
-			if !m.nice && old == "active" && m.commUp && !m.shuttingDown() {
+			if !m.nice && old == nodestatus.Active && m.commUp && !m.shuttingDown() {
 				// Our ip-requests died with the old process: ask again
 				// for the home groups that are not running here.
 				for _, g := range m.groups {
@@ -194,7 +195,7 @@ func (m *Manager) onPeerReturned(e PeerReturned) {
 	if e.Node != m.cfg.Peer {
 		return
 	}
-	m.peerStatus = "active"
+	m.peerStatus = nodestatus.Active
 	m.peerShutdone = false
 	m.peerHasRsc = true
 	m.logf(LevelCrit, "Cluster node %s returning after partition: resolving ownership, each group held twice stays on its home node.", e.Node)

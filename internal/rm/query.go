@@ -1,5 +1,7 @@
 package rm
 
+import "heartbeatd/internal/nodestatus"
+
 // GroupView is one haresources group as `heartbeatd status` shows it: its
 // state here, and whether the peer holds it by the manager's bookkeeping.
 type GroupView struct {
@@ -19,7 +21,7 @@ type GroupView struct {
 // Views lists every group, haresources file order, appended to dst (which
 // may be reused between calls: the node asks after every event).
 func (m *Manager) Views(dst []GroupView) []GroupView {
-	peerUp := m.peerStatus == "active" && !m.peerShutdone
+	peerUp := m.peerStatus == nodestatus.Active && !m.peerShutdone
 	for _, g := range m.groups {
 		v := GroupView{Key: g.Key, Home: g.Node, State: g.state, StartFailed: g.startFailed, GaveUp: g.gaveUp}
 		if g.state == Stopped {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/scenario"
 	"heartbeatd/internal/wire"
 )
@@ -78,7 +79,7 @@ func (s *rmScenario) Do(c scenario.Cmd) ([]string, error) {
 	case "comm-up":
 		return s.step(CommUp{Alone: arg(0) == "alone"}), nil
 	case "peer-status":
-		return s.step(PeerStatus{Node: s.cfg.Peer, Status: arg(0)}), nil
+		return s.step(PeerStatus{Node: s.cfg.Peer, Status: nodestatus.Status(arg(0))}), nil
 	case "peer-returned":
 		return s.step(PeerReturned{Node: s.cfg.Peer}), nil
 	case "peer-shutdown":

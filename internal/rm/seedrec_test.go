@@ -111,7 +111,7 @@ func recCmd(ev Event) string {
 		}
 		return "comm-up"
 	case PeerStatus:
-		return "peer-status " + e.Status
+		return "peer-status " + e.Status.String()
 	case PeerReturned:
 		return "peer-returned"
 	case PeerShutdown:

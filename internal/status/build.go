@@ -12,11 +12,11 @@ func Build(version string, n *node.Node, now time.Time) *Snapshot {
 	s := &Snapshot{Schema: Schema, Time: stamp(now), Version: version, Local: n.Local(),
 		Resources: n.RM().RscStatus(), Nodes: []Node{}, Groups: []Group{}}
 	for _, d := range n.Membership().Details() {
-		sn := Node{Name: d.Name, Status: d.Status, Type: d.Type, Local: d.Name == n.Local(),
+		sn := Node{Name: d.Name, Status: string(d.Status), Type: d.Type, Local: d.Name == n.Local(),
 			Generation: d.Generation, LastHeard: optStamp(d.LastHeard), Links: []Link{}}
 		for _, l := range d.Links {
 			ls := n.LinkStats(d.Name, l.Name)
-			sn.Links = append(sn.Links, Link{Name: l.Name, Status: l.Status, LastHeard: optStamp(l.LastHeard),
+			sn.Links = append(sn.Links, Link{Name: l.Name, Status: string(l.Status), LastHeard: optStamp(l.LastHeard),
 				LossPct: roundPct(ls.LossPct), Late: ls.Late, Received: ls.Received, Lost: ls.Lost})
 		}
 		s.Nodes = append(s.Nodes, sn)
