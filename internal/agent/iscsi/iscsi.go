@@ -13,6 +13,13 @@
 // environment variable ISCSI_IMPLEMENTATION=iet|tgt, or a first argument
 // `iet` or `tgt` to iscsitarget, chooses explicitly.
 //
+// monitor (heartbeatd's) is stricter than status: "running" only when
+// everything is exported and serving (iscsitarget: every configured target
+// with at least one LUN; iSCSITarget: the target present, tgtd ready or
+// ietd alive; iSCSILogicalUnit: the LUN exporting its path, which still
+// exists); "stopped" (exit 7) when absent; "failed: REASON" (exit 1)
+// otherwise.
+//
 // Status never trusts a daemon alone: a target counts as running only when
 // the target subsystem lists it, and a partial state (some of the
 // configured targets exported, or IET's kernel still holding targets after
@@ -215,6 +222,14 @@ func fail(io agent.IO, who string, err error) int {
 	return agent.Failed
 }
 
+// done ends start or stop: OK, or err printed with its exit code.
+func done(io agent.IO, who string, err error) int {
+	if err != nil {
+		return fail(io, who, err)
+	}
+	return agent.OK
+}
+
 // state is a status verdict.
 type state int
 
@@ -223,6 +238,42 @@ const (
 	running
 	unknown
 )
+
+// prepare is the part of every operation that depends on it: the
+// environment's errors, and the back end (explicit, or what is installed).
+// be is "" when the operation ends here, with code: nothing installed is
+// "stopped" to status and monitor (it exports nothing), an error to start
+// and stop.
+func (a *Agent) prepare(who, explicit, op string, io agent.IO) (be string, code int) {
+	if a.ConfigErr != nil {
+		io.Errorf("%s: %v", who, a.ConfigErr)
+		return "", agent.BadArgs
+	}
+	be, err := a.backend(explicit)
+	switch {
+	case err == nil:
+		return be, agent.OK
+	case op == "status":
+		return "", report(io, who, stopped, err.Error())
+	case op == "monitor":
+		fmt.Fprintf(io.Stderr, "%s: %v\n", who, err)
+		return "", agent.Absent(io)
+	}
+	return "", fail(io, who, err)
+}
+
+// monitorReport answers monitor from a status verdict that is not
+// "running": stopped is absent, unknown (partly there, or unreadable) a
+// failure.
+func monitorReport(io agent.IO, who string, s state, why string) int {
+	if s == stopped {
+		if why != "" {
+			fmt.Fprintf(io.Stderr, "%s: %s\n", who, why)
+		}
+		return agent.Absent(io)
+	}
+	return agent.Unhealthy(io, who, "not fully exported", why)
+}
 
 // report prints the fixed status word (stdout) with why on stderr.
 func report(io agent.IO, who string, s state, why string) int {

@@ -11,59 +11,91 @@ import (
 	"heartbeatd/internal/agent"
 )
 
-const serviceUsage = "usage: iscsitarget [iet|tgt] {start|stop|status}"
+const serviceUsage = "iscsitarget [iet|tgt] {start|stop|status|monitor}"
+
+// serviceRun is an iscsitarget command line: the back end asked for ("" =
+// detect), and the one that runs it (set by prepare).
+type serviceRun struct{ explicit, be string }
 
 // Service runs the iscsitarget agent: the whole target service.
 func (a *Agent) Service(args []string, io agent.IO) int {
 	const who = "iscsitarget"
-	rargs, op, err := agent.SplitOp(args, "start", "stop", "status")
-	if err != nil {
-		io.Errorf("%s: %v", who, err)
-		io.Errorf(serviceUsage)
-		return agent.BadArgs
+	return agent.Entry[serviceRun]{Name: who, Usage: serviceUsage,
+		Parse: func(rargs []string) (serviceRun, error) {
+			switch {
+			case len(rargs) == 0:
+				return serviceRun{}, nil
+			case len(rargs) == 1 && (rargs[0] == "iet" || rargs[0] == "tgt"):
+				return serviceRun{explicit: rargs[0]}, nil
+			}
+			return serviceRun{}, fmt.Errorf("unexpected arguments %q: the only argument is the back end, iet or tgt", rargs)
+		},
+		Prepare: func(r *serviceRun, op string, io agent.IO) (int, bool) {
+			var code int
+			r.be, code = a.prepare(who, r.explicit, op, io)
+			return code, r.be == ""
+		},
+		Start: func(r serviceRun, io agent.IO) int {
+			start := a.ietServiceStart
+			if r.be == "tgt" {
+				start = a.tgtServiceStart
+			}
+			return done(io, who+" ("+r.be+")", start(io))
+		},
+		Stop: func(r serviceRun, io agent.IO) int {
+			stop := a.ietServiceStop
+			if r.be == "tgt" {
+				stop = a.tgtServiceStop
+			}
+			return done(io, who+" ("+r.be+")", stop(io))
+		},
+		Status: func(r serviceRun, io agent.IO) int {
+			s, why := a.serviceStatus(r.be)
+			return report(io, who, s, why)
+		},
+		Monitor: func(r serviceRun, io agent.IO) int {
+			s, why := a.serviceStatus(r.be)
+			if s != running {
+				return monitorReport(io, who, s, why)
+			}
+			if bare := a.targetsWithoutLUNs(r.be); len(bare) > 0 {
+				return agent.Unhealthy(io, who, "target without LUNs", "no LUN exported by "+strings.Join(bare, ", "))
+			}
+			return agent.Healthy(io)
+		},
+	}.Run(args, io)
+}
+
+func (a *Agent) serviceStatus(be string) (state, string) {
+	if be == "tgt" {
+		return a.tgtServiceStatus()
 	}
-	explicit := ""
-	switch {
-	case len(rargs) == 0:
-	case len(rargs) == 1 && (rargs[0] == "iet" || rargs[0] == "tgt"):
-		explicit = rargs[0]
-	default:
-		io.Errorf("%s: unexpected arguments %q: the only argument is the back end, iet or tgt", who, rargs)
-		io.Errorf(serviceUsage)
-		return agent.BadArgs
-	}
-	if a.ConfigErr != nil {
-		io.Errorf("%s: %v", who, a.ConfigErr)
-		return agent.BadArgs
-	}
-	be, err := a.backend(explicit)
-	if err != nil {
-		if op == "status" {
-			// Nothing installed exports nothing.
-			return report(io, who, stopped, err.Error())
+	return a.ietServiceStatus()
+}
+
+// targetsWithoutLUNs lists the configured targets that export no disk
+// (tgt: nothing besides its controller, LUN 0): a target still configured
+// but serving nothing. Only called when status found every one present.
+func (a *Agent) targetsWithoutLUNs(be string) []string {
+	var bare []string
+	if be == "tgt" {
+		names, _ := a.tgtConfTargets()
+		ts, _ := a.tgtTargets()
+		for _, n := range names {
+			if t, _ := findTarget(ts, n); len(t.LUNs) < 2 {
+				bare = append(bare, n)
+			}
 		}
-		return fail(io, who, err)
+		return bare
 	}
-	switch be + " " + op {
-	case "tgt start":
-		err = a.tgtServiceStart(io)
-	case "tgt stop":
-		err = a.tgtServiceStop(io)
-	case "iet start":
-		err = a.ietServiceStart(io)
-	case "iet stop":
-		err = a.ietServiceStop(io)
-	case "tgt status":
-		s, why := a.tgtServiceStatus()
-		return report(io, who, s, why)
-	default:
-		s, why := a.ietServiceStatus()
-		return report(io, who, s, why)
+	names, _ := a.ietConf()
+	ts, _ := a.ietVolumes()
+	for _, n := range names {
+		if t, _ := findIet(ts, n); len(t.LUNs) == 0 {
+			bare = append(bare, n)
+		}
 	}
-	if err != nil {
-		return fail(io, who+" ("+be+")", err)
-	}
-	return agent.OK
+	return bare
 }
 
 // ---- tgt ----

@@ -11,9 +11,9 @@ import (
 )
 
 const (
-	targetUsage = "usage: iSCSITarget IQN [PORTALS [TID [INITIATORS]]] {start|stop|status}\n" +
+	targetUsage = "iSCSITarget IQN [PORTALS [TID [INITIATORS]]] {start|stop|status|monitor}\n" +
 		"  (haresources: iSCSITarget::IQN[::PORTALS[::TID[::INITIATORS]]]; lists comma-separated; empty or - for default)"
-	luUsage = "usage: iSCSILogicalUnit IQN LUN PATH {start|stop|status}\n" +
+	luUsage = "iSCSILogicalUnit IQN LUN PATH {start|stop|status|monitor}\n" +
 		"  (haresources: iSCSILogicalUnit::IQN::LUN::PATH)"
 )
 
@@ -104,55 +104,78 @@ func ParseLUArgs(rargs []string) (LUSpec, error) {
 	return s, nil
 }
 
+// targetRun is an iSCSITarget command line and the back end that runs it.
+type targetRun struct {
+	TargetSpec
+	be string
+}
+
 // Target runs iSCSITarget.
 func (a *Agent) Target(args []string, io agent.IO) int {
 	const who = "iSCSITarget"
-	rargs, op, err := agent.SplitOp(args, "start", "stop", "status")
-	if err != nil {
-		io.Errorf("%s: %v", who, err)
-		io.Errorf(targetUsage)
-		return agent.BadArgs
-	}
-	spec, err := ParseTargetArgs(rargs)
-	if err != nil {
-		io.Errorf("%s: %v", who, err)
-		io.Errorf(targetUsage)
-		return agent.BadArgs
-	}
-	if a.ConfigErr != nil {
-		io.Errorf("%s: %v", who, a.ConfigErr)
-		return agent.BadArgs
-	}
-	be, err := a.backend("")
-	if err != nil {
-		if op == "status" {
-			return report(io, who, stopped, err.Error())
+	return agent.Entry[targetRun]{Name: who, Usage: targetUsage,
+		Parse: func(rargs []string) (targetRun, error) {
+			s, err := ParseTargetArgs(rargs)
+			return targetRun{TargetSpec: s}, err
+		},
+		Prepare: func(r *targetRun, op string, io agent.IO) (int, bool) {
+			var code int
+			if r.be, code = a.prepare(who, "", op, io); r.be == "" {
+				return code, true
+			}
+			if r.be == "iet" && !(len(r.Initiators) == 1 && r.Initiators[0] == "ALL") {
+				io.Errorf("%s: IET restricts initiators in /etc/iet/initiators.allow, not per command: leave INITIATORS empty and edit that file", who)
+				return agent.BadArgs, true
+			}
+			return agent.OK, false
+		},
+		Start: func(r targetRun, io agent.IO) int {
+			return done(io, who+" "+r.IQN, a.targetStart(r.be, r.TargetSpec, io))
+		},
+		Stop: func(r targetRun, io agent.IO) int {
+			return done(io, who+" "+r.IQN, a.targetStop(r.be, r.TargetSpec, io))
+		},
+		Status: func(r targetRun, io agent.IO) int {
+			present, why, err := a.targetPresent(r.be, r.IQN)
+			switch {
+			case err != nil:
+				return report(io, who, unknown, err.Error())
+			case present:
+				return report(io, who, running, why)
+			}
+			return report(io, who, stopped, why)
+		},
+		Monitor: func(r targetRun, io agent.IO) int { return a.targetMonitor(who, r.be, r.IQN, io) },
+	}.Run(args, io)
+}
+
+// targetMonitor: the target is there and can take logins (tgtd ready,
+// ietd alive: without ietd the kernel serves only the sessions it has).
+func (a *Agent) targetMonitor(who, be, iqn string, io agent.IO) int {
+	present, why, err := a.targetPresent(be, iqn)
+	switch {
+	case err != nil:
+		return agent.Unhealthy(io, who, "state unreadable", err.Error())
+	case !present:
+		if why != "" {
+			fmt.Fprintf(io.Stderr, "%s: %s\n", who, why)
 		}
-		return fail(io, who, err)
+		return agent.Absent(io)
 	}
-	if be == "iet" && !(len(spec.Initiators) == 1 && spec.Initiators[0] == "ALL") {
-		io.Errorf("%s: IET restricts initiators in /etc/iet/initiators.allow, not per command: leave INITIATORS empty and edit that file", who)
-		return agent.BadArgs
-	}
-	switch op {
-	case "status":
-		present, why, err := a.targetPresent(be, spec.IQN)
+	if be == "tgt" {
+		st, err := a.tgtSysState()
 		if err != nil {
-			return report(io, who, unknown, err.Error())
+			return agent.Unhealthy(io, who, "state unreadable", err.Error())
 		}
-		if present {
-			return report(io, who, running, why)
+		if st != "ready" {
+			return agent.Unhealthy(io, who, "target daemon offline", fmt.Sprintf("tgtd state is %q, not ready: it refuses logins", st))
 		}
-		return report(io, who, stopped, why)
-	case "start":
-		err = a.targetStart(be, spec, io)
-	default:
-		err = a.targetStop(be, spec, io)
+		return agent.Healthy(io)
 	}
-	if err != nil {
-		return fail(io, who+" "+spec.IQN, err)
+	if a.ietdPid() == 0 {
+		return agent.Unhealthy(io, who, "ietd down", "the kernel exports "+iqn+" but ietd is gone: no new logins")
 	}
-	return agent.OK
+	return agent.Healthy(io)
 }
 
 // targetPresent looks the target up; a daemon that is down has none.
@@ -284,49 +307,52 @@ func (a *Agent) targetStop(be string, spec TargetSpec, io agent.IO) error {
 	return nil
 }
 
+// luRun is an iSCSILogicalUnit command line and the back end that runs it.
+type luRun struct {
+	LUSpec
+	be string
+}
+
 // LogicalUnit runs iSCSILogicalUnit.
 func (a *Agent) LogicalUnit(args []string, io agent.IO) int {
 	const who = "iSCSILogicalUnit"
-	rargs, op, err := agent.SplitOp(args, "start", "stop", "status")
-	if err != nil {
-		io.Errorf("%s: %v", who, err)
-		io.Errorf(luUsage)
-		return agent.BadArgs
-	}
-	spec, err := ParseLUArgs(rargs)
-	if err != nil {
-		io.Errorf("%s: %v", who, err)
-		io.Errorf(luUsage)
-		return agent.BadArgs
-	}
-	if a.ConfigErr != nil {
-		io.Errorf("%s: %v", who, a.ConfigErr)
-		return agent.BadArgs
-	}
-	be, err := a.backend("")
-	if err != nil {
-		if op == "status" {
-			return report(io, who, stopped, err.Error())
-		}
-		return fail(io, who, err)
-	}
-	if be == "tgt" && spec.LUN == 0 {
-		io.Errorf("%s: LUN 0 of a tgt target is tgt's own controller; number the disks from 1", who)
-		return agent.BadArgs
-	}
-	switch op {
-	case "status":
-		s, why := a.luStatus(be, spec)
-		return report(io, who, s, why)
-	case "start":
-		err = a.luStart(be, spec, io)
-	default:
-		err = a.luStop(be, spec, io)
-	}
-	if err != nil {
-		return fail(io, fmt.Sprintf("%s %s LUN %d", who, spec.IQN, spec.LUN), err)
-	}
-	return agent.OK
+	what := func(r luRun) string { return fmt.Sprintf("%s %s LUN %d", who, r.IQN, r.LUN) }
+	return agent.Entry[luRun]{Name: who, Usage: luUsage,
+		Parse: func(rargs []string) (luRun, error) {
+			s, err := ParseLUArgs(rargs)
+			return luRun{LUSpec: s}, err
+		},
+		Prepare: func(r *luRun, op string, io agent.IO) (int, bool) {
+			var code int
+			if r.be, code = a.prepare(who, "", op, io); r.be == "" {
+				return code, true
+			}
+			if r.be == "tgt" && r.LUN == 0 {
+				io.Errorf("%s: LUN 0 of a tgt target is tgt's own controller; number the disks from 1", who)
+				return agent.BadArgs, true
+			}
+			return agent.OK, false
+		},
+		Start: func(r luRun, io agent.IO) int { return done(io, what(r), a.luStart(r.be, r.LUSpec, io)) },
+		Stop:  func(r luRun, io agent.IO) int { return done(io, what(r), a.luStop(r.be, r.LUSpec, io)) },
+		Status: func(r luRun, io agent.IO) int {
+			s, why := a.luStatus(r.be, r.LUSpec)
+			return report(io, who, s, why)
+		},
+		Monitor: func(r luRun, io agent.IO) int {
+			s, why := a.luStatus(r.be, r.LUSpec)
+			if s != running {
+				return monitorReport(io, who, s, why)
+			}
+			// The export outlives its backing store (a DRBD device
+			// gone Secondary or down, a file removed): it then serves
+			// I/O errors.
+			if err := statErr(r.Path); err != nil {
+				return agent.Unhealthy(io, who, "backing store missing", err.Error())
+			}
+			return agent.Healthy(io)
+		},
+	}.Run(args, io)
 }
 
 // luLookup finds the target's id and the path at the LUN ("" if none).

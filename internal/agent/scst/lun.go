@@ -9,7 +9,7 @@ import (
 	"heartbeatd/internal/agent"
 )
 
-const lunUsage = "usage: SCSTLun IQN DEVICE LUN PATH HANDLER [PARAMS] {start|stop|status}\n" +
+const lunUsage = "usage: SCSTLun IQN DEVICE LUN PATH HANDLER [PARAMS] {start|stop|status|monitor}\n" +
 	"  (haresources: SCSTLun::iqn.2011-04.ru.domain:VM_STORAGE_1::VM_STORAGE_1::0::/dev/drbd0::vdisk_fileio[::nv_cache=1])"
 
 // LunSpec is SCSTLun's arguments.
@@ -74,6 +74,17 @@ func (a *Agent) Lun(args []string, io agent.IO) int {
 		Status: func(spec LunSpec, io agent.IO) int {
 			word, why := a.lunStatus(spec)
 			return report(io, who, word, why)
+		},
+		Monitor: func(spec LunSpec, io agent.IO) int {
+			word, why := a.lunStatus(spec)
+			if word != "running" {
+				return monitorReport(io, who, word, "state unreadable", why)
+			}
+			// An export whose backing store went away serves I/O errors.
+			if err := pathExists(spec.Path); err != nil {
+				return agent.Unhealthy(io, who, "backing store missing", err.Error())
+			}
+			return agent.Healthy(io)
 		}}.Run(args, io)
 }
 

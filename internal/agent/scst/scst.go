@@ -24,7 +24,14 @@
 //     iscsi-scstd, and never runs `scstadmin -clear_config` (the stock
 //     SCSTTarget does, wiping every other target on the host);
 //   - a target without LUN 0 gets a warning: some initiators then see none
-//     of its LUNs (seed 000: "the target must have LUN 0").
+//     of its LUNs (seed 000: "the target must have LUN 0");
+//   - monitor (heartbeatd's): SCSTTarget is "running" only when the target
+//     exists and is enabled and the iSCSI driver is enabled with
+//     iscsi-scstd connected ("failed: target disabled", "failed: driver
+//     down", "failed: driver disabled" otherwise); SCSTLun only when the
+//     LUN holds its device on its path and the path still exists ("failed:
+//     state unreadable", "failed: backing store missing"); "stopped" (exit
+//     7) when absent.
 package scst
 
 import (
@@ -145,7 +152,7 @@ func (a *Agent) warnNoLUN0(io agent.IO, who, iqn string) {
 
 // ---- SCSTTarget ----
 
-const targetUsage = "usage: SCSTTarget IQN [PORTALS [OPTIONS]] {start|stop|status}\n" +
+const targetUsage = "usage: SCSTTarget IQN [PORTALS [OPTIONS]] {start|stop|status|monitor}\n" +
 	"  (haresources: SCSTTarget::IQN[::10.1.24.10,10.1.25.10[::InitialR2T=No,ImmediateData=Yes,...]])"
 
 // TargetSpec is SCSTTarget's arguments.
@@ -203,7 +210,35 @@ func (a *Agent) Target(args []string, io agent.IO) int {
 		Status: func(spec TargetSpec, io agent.IO) int {
 			word, why := a.targetStatus(spec.IQN)
 			return report(io, who, word, why)
+		},
+		Monitor: func(spec TargetSpec, io agent.IO) int {
+			word, why := a.targetStatus(spec.IQN)
+			if word != "running" {
+				return monitorReport(io, who, word, "target disabled", why)
+			}
+			// The target alone takes no logins: the driver must be
+			// enabled too, and iscsi-scstd connected.
+			if err := a.checkDriver(); err != nil {
+				return agent.Unhealthy(io, who, "driver down", err.Error())
+			}
+			if en, err := a.FS.ReadFile(path.Join(iscsiDir, "enabled")); err != nil || attr(en) != "1" {
+				return agent.Unhealthy(io, who, "driver disabled", fmt.Sprintf("%s/%s/enabled is %q (%v): no logins", a.Root, iscsiDir, attr(en), err))
+			}
+			return agent.Healthy(io)
 		}}.Run(args, io)
+}
+
+// monitorReport answers monitor from a status word that is not "running":
+// stopped is absent, anything else (unsure, half made) is a failure for
+// reason.
+func monitorReport(io agent.IO, who, word, reason, why string) int {
+	if word == "stopped" {
+		if why != "" {
+			fmt.Fprintf(io.Stderr, "%s: %s\n", who, why)
+		}
+		return agent.Absent(io)
+	}
+	return agent.Unhealthy(io, who, reason, why)
 }
 
 func (a *Agent) targetStatus(iqn string) (string, string) {
