@@ -71,8 +71,8 @@ clean:
 # bench-cluster: one table from one run, heartbeatd and real Heartbeat 3.0.6
 # alternating: failover latency seen by a client, false failovers under
 # loss, idle CPU and PSS beside the floor program, the VIP's gap after a
-# partition heals, and the issue's goals as PASS/FAIL lines. About 55
-# minutes on a quiet 2-core machine; knobs for a smoke run (HBD_BENCH_REPS,
+# partition heals, and the issue's goals as PASS/FAIL lines. About an hour
+# on a quiet 2-core machine; knobs for a smoke run (HBD_BENCH_REPS,
 # HBD_BENCH_LOSS_SECS, ...) are listed in tests/e2e/bench_cluster_test.go.
 # bench-loss: heartbeatd alone, 10 minutes of 30 % loss at 10 ms / 50 ms.
 BENCH_FILTER = grep -v '^=== \|^    exec.go\|^    --- PASS'

@@ -57,12 +57,12 @@ func TestBenchLoss(t *testing.T) {
 	}
 	row(fmt.Sprintf("clean links, %v", base), clean, cleanDeaths)
 	row(fmt.Sprintf("30 %% loss on both links, %v", window), lossy, lossDeaths)
-	fmt.Fprintf(&r, "\nCost of the redundant copies per node: ")
+	fmt.Fprintf(&r, "\nCost of the redundant copies, per node (loss against clean):\n")
 	for i := range nodes {
 		c, l := perMin(clean.sched[i], clean.window), perMin(lossy.sched[i], lossy.window)
-		fmt.Fprintf(&r, "n%d +%.3f s/min (%.2fx), %.2fx the packets; ", i+1, l-c, l/c, float64(lossy.packets[i])/lossy.window.Seconds()/(float64(clean.packets[i])/clean.window.Seconds()))
+		fmt.Fprintf(&r, "  n%d: +%.3f s CPU per minute (%.2fx), %.2fx the packets\n", i+1, l-c, l/c, float64(lossy.packets[i])/lossy.window.Seconds()/(float64(clean.packets[i])/clean.window.Seconds()))
 	}
-	fmt.Fprintf(&r, "\nn1's statuses on n2's eth1 under loss, by copies per seq: %v\n", hist)
+	fmt.Fprintf(&r, "n1's statuses on n2's eth1 under loss, by copies per seq: %v\n", hist)
 	verdict := "PASS"
 	if len(lossDeaths) > 0 {
 		verdict = "FAIL"

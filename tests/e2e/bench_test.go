@@ -2,9 +2,10 @@
 
 package e2e
 
-// Cluster benchmarks, run by `make bench-cluster` (not part of `make test`:
-// they measure, they do not assert). They put heartbeatd and real Heartbeat
-// 3.0.6 side by side in the same run and print tables for the notes.
+// Cluster benchmarks, run by `make bench-cluster` and `make bench-loss`
+// (build tag bench: never part of `make test`). They put heartbeatd and real Heartbeat
+// 3.0.6 side by side in the same run; TestBenchCluster (bench_cluster_test.go)
+// prints the table. This file: resource-use probes and the failover run.
 
 import (
 	"bufio"
