@@ -75,7 +75,7 @@ clean:
 # on a quiet 2-core machine; knobs for a smoke run (HBD_BENCH_REPS,
 # HBD_BENCH_LOSS_SECS, ...) are listed in tests/e2e/bench_cluster_test.go.
 # bench-loss: heartbeatd alone, 10 minutes of 30 % loss at 10 ms / 50 ms.
-BENCH_FILTER = grep -v '^=== \|^    exec.go\|^    --- PASS'
+BENCH_FILTER = grep --line-buffered -v '^=== \|^    exec.go\|^    --- PASS'
 
 bench-cluster: build
 	$(GO) test -count=1 -p 1 -timeout 150m -tags 'netns bench' -run '^TestBenchCluster$$' -v ./tests/e2e 2>&1 | $(BENCH_FILTER)

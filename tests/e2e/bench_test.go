@@ -146,6 +146,12 @@ func benchPair(t *testing.T, name string, real bool, tm timing, extra string) (*
 	c := newCluster(t, name, true)
 	n1, n2 := c.addDaemonNode("n1", 1, real), c.addDaemonNode("n2", 2, real)
 	vip := c.br[0].Addr(100).Addr().String()
+	// Runs before the nodes' and the lab's cleanups (registered earlier).
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("at the failure: VIP on %v; deaths declared:\n%s", c.holders(vip), strings.Join(benchDeaths([2]*hbNode{n1, n2}, [2]int{}), "\n"))
+		}
+	})
 	for _, n := range []*hbNode{n1, n2} {
 		n.writeConf(c.haCF(n, tm, "bcast eth1 eth2", extra), fmt.Sprintf("n1 IPaddr::%s/24/eth1\n", vip))
 	}
