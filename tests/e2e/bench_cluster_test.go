@@ -119,6 +119,9 @@ func (b *benchTable) goal(pass, missing bool, text string) {
 	case pass:
 		verdict = "PASS"
 	}
+	if missing {
+		text += " [a number is missing: its measurements failed, see below]"
+	}
 	b.goals = append(b.goals, verdict+"  "+text)
 }
 
