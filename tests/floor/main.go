@@ -1,4 +1,4 @@
-// Command floor is the resource bench's yardstick (tests/e2e/bench_test.go):
+// Command floor is the resource bench's yardstick (idleOnce in tests/e2e/bench_runs_test.go):
 // it puts on the wire what an idle heartbeatd node does, and nothing else.
 // Every keepalive it broadcasts one datagram of a status message's size on
 // each link, and every fifth keepalive one more of an ack's size (an idle
