@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"heartbeatd/internal/membership"
+	"heartbeatd/internal/nodestatus"
 	"heartbeatd/internal/wire"
 	"heartbeatd/tests/netlab"
 )
@@ -55,8 +56,8 @@ func TestPingMediumMakesPingNodeAliveAndDead(t *testing.T) {
 		}
 	}
 	do(mem.Step(time.Now(), membership.Start{}))
-	status := func() string { return mem.PingNodes()[0].Status }
-	waitFor := func(want string) time.Duration {
+	status := func() nodestatus.Status { return mem.PingNodes()[0].Status }
+	waitFor := func(want nodestatus.Status) time.Duration {
 		t.Helper()
 		start := time.Now()
 		deadline := start.Add(5 * time.Second)
