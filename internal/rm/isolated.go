@@ -34,7 +34,9 @@ func (m *Manager) holdOffIsolated(node string) bool {
 }
 
 func (m *Manager) onPingReach(e PingReach) {
+	prev := m.ping
 	m.ping = e
+	m.ipfailPingChanged(prev)
 	if m.isolatedPeer == "" || m.isolated() {
 		return
 	}

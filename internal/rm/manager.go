@@ -128,6 +128,7 @@ type Manager struct {
 	ping         PingReach  // ping nodes answering, of those configured
 	isolatedPeer string     // a dead peer whose recovery waits for a ping node
 	fencing      string     // node being fenced
+	ipf          ipfailState
 
 	jobs []*job
 	cur  *job
@@ -189,6 +190,8 @@ func (m *Manager) Step(now time.Time, ev Event) []Action {
 		m.onFenceDone(e)
 	case PingReach:
 		m.onPingReach(e)
+	case PeerLinkDead:
+		m.ipfailLinkDead()
 	case Tick:
 		m.onTick()
 	case Shutdown:
@@ -310,7 +313,7 @@ func (m *Manager) Idle() bool {
 		m.fencing == "" && m.fenceRetryAt.IsZero() &&
 		m.cur == nil && len(m.jobs) == 0 && len(m.self) == 0 &&
 		!m.takeover && !m.releasing && !m.conflictPending && !m.reqDeferred && !m.healing &&
-		m.shutdown == shutNone && len(m.asked) == 0
+		m.shutdown == shutNone && len(m.asked) == 0 && m.ipfailIdle()
 }
 
 // RscStatus is `cl_status rscstatus`: none, local, foreign, all or transition.
