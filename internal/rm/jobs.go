@@ -24,6 +24,7 @@ const (
 	jobReleaseForeign                // partition healed: home node keeps its groups
 	jobRollback                      // standby aborted: restart what we stopped
 	jobRetryStart                    // a failed group nobody else can take
+	jobIsolatedRelease               // the ping tie-breaker: the isolated node lets go (isolated.go)
 )
 
 type job struct {
@@ -73,6 +74,9 @@ func (m *Manager) startNextJob() {
 	case jobGiveupAll:
 		m.logf(LevelInfo, "Giving up all HA resources.")
 		j.keys = m.keysOf(rscAll)
+		m.stopKeys(j)
+	case jobIsolatedRelease:
+		j.keys = m.Held()
 		m.stopKeys(j)
 	case jobIPRequest:
 		g := m.byKey[j.ipKey]
@@ -440,6 +444,9 @@ func (m *Manager) finishJob() {
 	case jobRollback:
 		m.sendResourcesHeld(true, "")
 	case jobRetryStart:
+	case jobIsolatedRelease:
+		m.logf(LevelInfo, "Resources released: this node reaches none of its ping nodes.")
+		m.sendResourcesHeld(true, "")
 	case jobReleaseForeign:
 		m.logf(LevelInfo, "Partition resolved: groups of %s released.", m.cfg.Peer)
 		if m.releasing && !m.nice && m.peerAlive() {
