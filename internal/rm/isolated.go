@@ -50,7 +50,7 @@ func (m *Manager) releaseIsolated() {
 	if m.nice {
 		m.iHold = rscNone
 	}
-	m.queue(&job{kind: jobIsolatedRelease})
+	m.queue(&job{kind: jobIsolatedStop})
 }
 
 func (m *Manager) onPingReach(e PingReach) {

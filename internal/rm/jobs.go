@@ -14,17 +14,17 @@ import (
 type jobKind int
 
 const (
-	jobReqOur          jobKind = iota // req_our_resources
-	jobMachDown                       // mach_down <node>
-	jobStandbyGive                    // go_standby(ME)
-	jobStandbyTake                    // go_standby(OTHER)
-	jobGiveupAll                      // hb_giveup_resources (shutdown)
-	jobIPRequest                      // rc.d ip-request: release for the peer
-	jobIPResp                         // rc.d ip-request-resp: take a group
-	jobReleaseForeign                 // partition healed: home node keeps its groups
-	jobRollback                       // standby aborted: restart what we stopped
-	jobRetryStart                     // a failed group nobody else can take
-	jobIsolatedRelease                // the ping tie-breaker: the isolated node lets go (isolated.go)
+	jobReqOur         jobKind = iota // req_our_resources
+	jobMachDown                      // mach_down <node>
+	jobStandbyGive                   // go_standby(ME)
+	jobStandbyTake                   // go_standby(OTHER)
+	jobGiveupAll                     // hb_giveup_resources (shutdown)
+	jobIPRequest                     // rc.d ip-request: release for the peer
+	jobIPResp                        // rc.d ip-request-resp: take a group
+	jobReleaseForeign                // partition healed: home node keeps its groups
+	jobRollback                      // standby aborted: restart what we stopped
+	jobRetryStart                    // a failed group nobody else can take
+	jobIsolatedStop                  // the ping tie-breaker: the isolated node lets go (isolated.go)
 )
 
 type job struct {
@@ -75,7 +75,7 @@ func (m *Manager) startNextJob() {
 		m.logf(LevelInfo, "Giving up all HA resources.")
 		j.keys = m.keysOf(rscAll)
 		m.stopKeys(j)
-	case jobIsolatedRelease:
+	case jobIsolatedStop:
 		j.keys = m.Held()
 		m.stopKeys(j)
 	case jobIPRequest:
@@ -444,7 +444,7 @@ func (m *Manager) finishJob() {
 	case jobRollback:
 		m.sendResourcesHeld(true, "")
 	case jobRetryStart:
-	case jobIsolatedRelease:
+	case jobIsolatedStop:
 		m.logf(LevelInfo, "Resources released: this node reaches none of its ping nodes.")
 		m.sendResourcesHeld(true, "")
 	case jobReleaseForeign:
