@@ -86,9 +86,8 @@ func TestIpfailActiveLosesPingNode(t *testing.T) {
 	n1.dropPings(gw, true)
 	waitFor(t, 10*time.Second, "n1 sees the ping node dead", func() bool { return n1.nodeStatus(gw) == "dead" })
 	dead := time.Since(start)
-	took := c.expectOwner(vip, "n2", 20*time.Second, "ipfail giveup")
+	c.expectOwner(vip, "n2", 20*time.Second, "ipfail giveup")
 	t.Logf("ping node dropped on n1 → dead on n1 after %v → VIP and service on n2 after %v", dead, time.Since(start))
-	_ = took
 	for _, want := range []string{"Asking other side for ping node count.", "Giving up because we were told that we have less ping nodes.", "Going standby [all]."} {
 		if !strings.Contains(n1.log(), want) {
 			t.Errorf("n1 did not log %q", want)
