@@ -44,6 +44,7 @@ func checkConfig(confdir, local string) (all diag.List, inert int) {
 	}
 	if set.Cfg != nil {
 		all = append(all, checkFencing(set.Cfg, set.Hares, local)...)
+		all = append(all, set.Cfg.CheckIpfail()...)
 		na := set.Cfg.NotActedOn()
 		all, inert = append(all, na...), len(na)
 	}

@@ -147,7 +147,7 @@ func checkWith(t *testing.T, extra, hr string, asJSON bool) (string, int) {
 // plain "configuration OK": it gets a warning naming it, and the verdict
 // says how many there are. seed 002's ha.cf has 9 lines.
 func TestCheckNotActedOn(t *testing.T) {
-	out, code := checkWith(t, "respawn hacluster /usr/lib/heartbeat/ipfail\nfailfast hacluster /usr/lib/heartbeat/ipfail\n", "", false)
+	out, code := checkWith(t, "respawn hacluster /usr/local/sbin/monitor\nfailfast hacluster /usr/local/sbin/monitor\n", "", false)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
@@ -163,13 +163,48 @@ func TestCheckNotActedOn(t *testing.T) {
 	if strings.Contains(out, "configuration OK for node node1\n") {
 		t.Errorf("plain OK line despite ignored directives:\n%s", out)
 	}
-	out, _ = checkWith(t, "ping_group gw 10.0.0.1\nrespawn hacluster /usr/lib/heartbeat/ipfail\n", "", true)
+	out, _ = checkWith(t, "ping_group gw 10.0.0.1\nrespawn hacluster /usr/local/sbin/monitor\n", "", true)
 	var v struct {
 		OK         bool `json:"ok"`
 		NotActedOn int  `json:"not_acted_on"`
 	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil || !v.OK || v.NotActedOn != 1 {
 		t.Errorf("JSON: %+v, %v\n%s", v, err, out)
+	}
+}
+
+// ipfail is built in: its respawn line is acted on, check says what it
+// does, and warns where it cannot work (no ping nodes, auto_failback
+// legacy, which makes Heartbeat's ipfail exit).
+func TestCheckIpfail(t *testing.T) {
+	const ipfail = "respawn hacluster /usr/libexec/heartbeat/ipfail\n"
+	cases := []struct {
+		name, extra string
+		want        []string
+	}{
+		{"works", "auto_failback off\nping 10.0.0.254\n" + ipfail, []string{
+			"/ha.cf:12: note: ipfail: built in (the program is not started): the node that reaches fewer of the 1 ping node(s) gives its resources to the other, like hb_standby, 4s after",
+			"configuration OK for node node1\n"}},
+		{"no ping nodes", "auto_failback off\n" + ipfail, []string{"/ha.cf:11: warning: ipfail: no ping or ping_group line"}},
+		{"legacy", "ping 10.0.0.254\n" + ipfail, []string{"/ha.cf:11: warning: ipfail: auto_failback legacy is incompatible"}},
+		{"native directive", "auto_failback on\nping_group gw 10.0.0.1 10.0.0.2\nipfail yes\n", []string{"/ha.cf:12: note: ipfail: built in"}},
+		{"turned off", "auto_failback on\n" + ipfail + "ipfail no\n", []string{"/ha.cf:11: note: respawn ipfail: not started, and the built-in ipfail is off"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, code := checkWith(t, c.extra, "", false)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(out, "not acted on") {
+				t.Errorf("ipfail reported as not acted on:\n%s", out)
+			}
+		})
 	}
 }
 

@@ -87,8 +87,11 @@ type Config struct {
 	// PingTieBreak (extension ping_tiebreak, default true): see the
 	// directive; it matters only with ping nodes.
 	PingTieBreak bool
-	RTPrio       int    // rtprio, 0 = not set
-	Watchdog     string // watchdog device, "" = none
+	// IpfailSet (extension ipfail yes|no) overrides what the respawn
+	// lines say about ipfail; nil when not given. Use IpfailOn.
+	IpfailSet *bool
+	RTPrio    int    // rtprio, 0 = not set
+	Watchdog  string // watchdog device, "" = none
 
 	HopFudge    int    // hopfudge, default 1
 	MsgFmt      string // msgfmt, classic or netstring

@@ -145,8 +145,16 @@ var Directives = []DirectiveDoc{
 			"identity_file= to password=. `heartbeatd check` reports unknown and missing required parameters."},
 	{Name: "ping_tiebreak", Args: "yes|no", Default: "yes", Kind: KindExtension,
 		Doc: "With ping nodes configured: when the peer goes dead, a node that reaches none of its ping nodes is the " +
-			"isolated one and neither takes over nor fences; it looks again as soon as a ping node answers. " +
-			"No effect without ping nodes."},
+			"isolated one: it neither takes over nor fences, and it releases what it holds (the peer may run it in the " +
+			"partition that reaches the network; Heartbeat keeps it). It takes everything back as soon as a ping node " +
+			"answers while the peer is still dead. No effect without ping nodes."},
+	{Name: "ipfail", Args: "yes|no", Default: "yes with a respawn line running ipfail, else no", Kind: KindExtension,
+		Doc: "Runs Heartbeat's ipfail built in: each node counts the ping nodes it reaches and tells the other " +
+			"(ipfail's num_ping_nodes, you_are_dead and abort_giveup messages, so a Heartbeat peer running ipfail " +
+			"takes part); the node that reaches fewer gives its resources to the other as hb_standby does, two " +
+			"keepalives later unless the counts balance again meanwhile. A respawn line whose command is ipfail " +
+			"turns it on, as it does in Heartbeat; `ipfail no` turns it off. Needs ping nodes and " +
+			"auto_failback on or off (like Heartbeat's ipfail, it does nothing with legacy)."},
 	{Name: "fence_policy", Args: "heartbeat|holder", Default: DefaultFencePolicy, Kind: KindExtension,
 		Doc: "heartbeatd extension. Which node fences a peer that died. heartbeat: Heartbeat's rule: the node " +
 			"that takes over the dead node's resources fences it first, at once, unless the dead node had given " +

@@ -117,7 +117,7 @@ func TestFenceFindings(t *testing.T) {
 }
 
 // The not-acted-on list yields one warning per line using a listed
-// directive, and none for dopd, which heartbeatd has built in, nor for
+// directive, and none for dopd and ipfail, which heartbeatd has built in, nor for
 // ping nodes, which it pings.
 func TestNotActedOn(t *testing.T) {
 	cfg, l := parseString(t, minimal+
@@ -127,7 +127,8 @@ func TestNotActedOn(t *testing.T) {
 		"respawn hacluster /usr/lib/heartbeat/dopd\n"+ // 8
 		"apiauth dopd gid=haclient uid=hacluster\n"+ // 9
 		"stonith_host * null a\n"+ // 10: acted on
-		"fence_delay 5\n") // 11: acted on
+		"fence_delay 5\n"+ // 11: acted on
+		"respawn root /usr/local/sbin/monitor\n") // 12
 	if l.HasErrors() {
 		t.Fatalf("errors: %v", findingStrings(l))
 	}
@@ -138,7 +139,7 @@ func TestNotActedOn(t *testing.T) {
 		}
 		got = append(got, f.String()[:strings.Index(f.String(), " warning:")])
 	}
-	want := []string{"ha.cf:7:"}
+	want := []string{"ha.cf:12:"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("not-acted-on lines (-want +got):\n%s", diff)
 	}

@@ -279,6 +279,11 @@ func (p *hacfParser) apply(doc DirectiveDoc, d Directive) {
 		p.setBool(d, &c.Realtime)
 	case "ping_tiebreak":
 		p.setBool(d, &c.PingTieBreak)
+	case "ipfail":
+		var b bool
+		if p.setBool(d, &b) {
+			c.IpfailSet = &b
+		}
 	case "rtprio":
 		p.setInt(d, &c.RTPrio, 1, 99)
 	case "watchdog":

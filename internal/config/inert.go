@@ -21,14 +21,19 @@ type inertDirective struct {
 // "configuration OK" never hides that the daemon will ignore a line the
 // admin relies on. When the daemon learns a directive, delete its entry.
 var notActedOn = []inertDirective{
-	{name: "respawn", missing: "the command is not started (heartbeatd runs no API clients such as ipfail; " +
-		"the drbd-peer-outdater service of dopd is built in)", applies: notDopd},
-	{name: "failfast", missing: "the command is not started (heartbeatd runs no API clients)", applies: notDopd},
+	{name: "respawn", missing: "the command is not started (heartbeatd runs no API clients; " +
+		"the services of dopd and ipfail are built in)", applies: notBuiltIn},
+	{name: "failfast", missing: "the command is not started (heartbeatd runs no API clients)", applies: notBuiltIn},
 }
 
-// notDopd is true for a respawn or failfast line that does not run dopd.
-func notDopd(d Directive) bool {
-	return len(d.Args) < 2 || filepath.Base(d.Args[1]) != "dopd"
+// notBuiltIn is true for a respawn or failfast line that runs neither dopd
+// nor ipfail, whose services heartbeatd has built in.
+func notBuiltIn(d Directive) bool {
+	if len(d.Args) < 2 {
+		return true
+	}
+	b := filepath.Base(d.Args[1])
+	return b != "dopd" && b != "ipfail"
 }
 
 // NotActedOn returns one warning for every line of c whose directive

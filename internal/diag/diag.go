@@ -15,11 +15,17 @@ type Severity int
 const (
 	Warning Severity = iota
 	Error
+	// Note says what the daemon will do with a line whose effect an admin
+	// may not expect (a Heartbeat client that heartbeatd has built in).
+	Note
 )
 
 func (s Severity) String() string {
-	if s == Error {
+	switch s {
+	case Error:
 		return "error"
+	case Note:
+		return "note"
 	}
 	return "warning"
 }
@@ -55,6 +61,11 @@ func (l *List) Errorf(file string, line int, format string, args ...any) {
 // Warnf appends a warning finding.
 func (l *List) Warnf(file string, line int, format string, args ...any) {
 	*l = append(*l, Finding{File: file, Line: line, Severity: Warning, Message: fmt.Sprintf(format, args...)})
+}
+
+// Notef appends a note: not a problem, what a line will do.
+func (l *List) Notef(file string, line int, format string, args ...any) {
+	*l = append(*l, Finding{File: file, Line: line, Severity: Note, Message: fmt.Sprintf(format, args...)})
 }
 
 // HasErrors reports whether any finding is an error.

@@ -56,6 +56,8 @@ type pendingAdmin struct {
 var rmTypes = map[string]bool{
 	"starting": true, "resource": true, "ask_resources": true, "hb_takeover": true,
 	"ip-request": true, "ip-request-resp": true,
+	// ipfail's (rm/ipfail.go)
+	"num_ping_nodes": true, "abort_giveup": true, "you_are_dead": true, "hbapi-clstat": true,
 }
 
 // New builds the node and its two cores.
@@ -206,6 +208,9 @@ func (n *Node) onMem(a membership.Action) {
 		}
 		n.emit(StatusChanged{})
 	case membership.LinkStatus:
+		if a.Node == n.peer && a.Status == membership.LinkDead {
+			n.queue = append(n.queue, rm.PeerLinkDead{Link: a.Link})
+		}
 	case membership.Deliver:
 		if n.fromDeadPeer(a.Msg) {
 			return

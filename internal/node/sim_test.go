@@ -189,6 +189,7 @@ func (w *world) heal() {
 	w.setCut("eth1", false)
 	w.setCut("eth2", false)
 	w.loss = 0
+	w.pingLost = [2]bool{}
 	for i, sn := range w.nodes {
 		switch {
 		case !sn.running:

@@ -94,6 +94,11 @@ type world struct {
 	fenceFail   func() bool
 	fences      []string // "pa1 fences pa2", in order
 
+	// pings: one ping node, "gw", with ipfail and the tie-breaker on;
+	// pingLost[i]: node i's echo requests go unanswered (sim_ping_test.go).
+	pings    bool
+	pingLost [2]bool
+
 	violations []string
 	trace      []string
 }
@@ -127,7 +132,7 @@ func newWorld(t testing.TB, seed int64, mode string) *world {
 func (w *world) cfg(i int) Config {
 	sn := w.nodes[i]
 	hf := &haresources.File{Groups: w.groups}
-	return Config{
+	c := Config{
 		Membership: membership.Config{Local: sn.name, Nodes: simNames[:], Links: []string{"eth1", "eth2"},
 			Keepalive: simKeepalive, Deadtime: simDeadtime, Warntime: simDeadtime / 2, Initdead: simInitdead,
 			Generation: sn.gen, UUID: [16]byte{byte(i + 1)}, HopFudge: 1, MaxRexmitDelay: 250 * time.Millisecond, Seed: int64(i) + 7, DeadCheck: time.Millisecond},
@@ -135,6 +140,11 @@ func (w *world) cfg(i int) Config {
 			Stonith: w.stonith, FencePolicy: w.fencePolicy, FenceDelay: simFenceDelay, FenceDelayMax: 2 * time.Second, Seed: int64(i) + 11},
 		Haresources: hf, HaresourcesPath: "/etc/ha.d/haresources",
 	}
+	if w.pings {
+		c.Membership.PingNames, c.Membership.Deadping = []string{simPingNode}, simDeadtime
+		c.RM.PingTieBreak, c.RM.Ipfail, c.RM.IpfailDelay = true, true, 2*simKeepalive
+	}
+	return c
 }
 
 // start boots node i's daemon (a new generation if it ran before).
@@ -219,6 +229,7 @@ func (w *world) apply(i int, a Action) {
 		if t := a.Msg.Type(); t != "status" && !strings.HasPrefix(t, "NS_") {
 			w.tracef("%s sends %s", sn.name, msgText(a.Msg))
 		}
+		w.echoPing(i, a.Msg)
 		for _, link := range []string{"eth1", "eth2"} {
 			for to := range w.nodes {
 				if to != i && (w.cut[link] || w.rng.Float64() < w.loss) {

@@ -113,6 +113,7 @@ func (s *Set) NodeConfig(r Run) node.Config {
 			Stonith: len(c.FenceDevicesFor(r.Local)) > 0, FencePolicy: c.FencePolicy,
 			FenceDelay: c.FenceDelay, FenceDelayMax: c.FenceDelayMax, Seed: r.Seed,
 			PingTieBreak: c.PingTieBreak,
+			Ipfail:       c.IpfailOn(), IpfailDelay: 2 * c.Keepalive,
 		},
 		Haresources:     s.Hares,
 		HaresourcesPath: filepath.Join(r.ConfDir, "haresources"),

@@ -69,7 +69,11 @@ type Config struct {
 	FencePolicy string
 	// PingTieBreak: a node that reaches none of its ping nodes does not
 	// take over from (or fence) a dead peer (isolated.go).
-	PingTieBreak              bool
+	PingTieBreak bool
+	// Ipfail runs Heartbeat's ipfail built in (ipfail.go); IpfailDelay is
+	// its delayed giveup, twice the keepalive as in 3.0.6 (default 4 s).
+	Ipfail                    bool
+	IpfailDelay               time.Duration
 	FenceDelay, FenceDelayMax time.Duration
 	Seed                      int64
 	// OnStopFailure is OnStopFailureReboot (default) or OnStopFailureBlock.
@@ -96,6 +100,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.StonithRetry == 0 {
 		c.StonithRetry = 5 * time.Second
+	}
+	if c.IpfailDelay == 0 {
+		c.IpfailDelay = 4 * time.Second
 	}
 	if c.OnStopFailure == "" {
 		c.OnStopFailure = OnStopFailureReboot

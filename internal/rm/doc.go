@@ -67,6 +67,13 @@ package rm
 //   - An aborted standby does not restart groups whose set the peer claims.
 //   - A failed start whose set holds a failed-stop group here is retried
 //     locally (the set can never be handed over until cleanup).
+//   - ipfail is built in (ipfail.go), speaking 3.0.6 ipfail's messages; it
+//     sends no standby for a set it holds nothing of, gives up foreign
+//     groups on balanced counts (auto_failback on) only when it holds some,
+//     and retries a giveup that met resources in flux once stable.
+//   - Ping tie-breaker (isolated.go): a node that reaches none of its ping
+//     nodes while the peer is dead takes nothing, fences nothing, and
+//     releases what it holds; Heartbeat has no such rule.
 //
 // Known limit: rsc_hold names sets, not groups. A node holding a group of
 // the other node's home set failed-stop claims that whole set (so that a

@@ -20,9 +20,12 @@ func FuzzPeerMessages(f *testing.F) {
 	f.Add("ip-request-resp", "dest=pa1;ipaddr=10.201.0.100/24/eth1;weown=yes;ok=OK")
 	f.Add("hb_takeover", "rsc_hold=failback")
 	f.Add("starting", "")
+	f.Add("num_ping_nodes", "num_ping=-3;dest=pa1;to_id=ipfail")
+	f.Add("you_are_dead", "dest=pa1;from_id=ipfail")
+	f.Add("hbapi-clstat", "st=join;from_id=ipfail")
 	f.Fuzz(func(t *testing.T, typ, fields string) {
 		for _, mode := range []string{FailbackOn, FailbackLegacy} {
-			m := New(Config{Local: "pa1", Peer: "pa2", Groups: testGroups(), AutoFailback: mode})
+			m := New(Config{Local: "pa1", Peer: "pa2", Groups: testGroups(), AutoFailback: mode, Ipfail: true})
 			now := epoch
 			m.Step(now, PeerStatus{Node: "pa2", Status: "active"})
 			m.Step(now, CommUp{})

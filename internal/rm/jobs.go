@@ -25,6 +25,7 @@ const (
 	jobReleaseForeign                // partition healed: home node keeps its groups
 	jobRollback                      // standby aborted: restart what we stopped
 	jobRetryStart                    // a failed group nobody else can take
+	jobIsolatedStop                  // the ping tie-breaker: the isolated node lets go (isolated.go)
 )
 
 type job struct {
@@ -74,6 +75,9 @@ func (m *Manager) startNextJob() {
 	case jobGiveupAll:
 		m.logf(LevelInfo, "Giving up all HA resources.")
 		j.keys = m.keysOf(rscAll)
+		m.stopKeys(j)
+	case jobIsolatedStop:
+		j.keys = m.Held()
 		m.stopKeys(j)
 	case jobIPRequest:
 		g := m.byKey[j.ipKey]
@@ -441,6 +445,9 @@ func (m *Manager) finishJob() {
 	case jobRollback:
 		m.sendResourcesHeld(true, "")
 	case jobRetryStart:
+	case jobIsolatedStop:
+		m.logf(LevelInfo, "Resources released: this node reaches none of its ping nodes.")
+		m.sendResourcesHeld(true, "")
 	case jobReleaseForeign:
 		m.logf(LevelInfo, "Partition resolved: groups of %s released.", m.cfg.Peer)
 		if m.release == relRunning && !m.nice && m.peerAlive() {

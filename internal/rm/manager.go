@@ -125,6 +125,7 @@ type Manager struct {
 	ping         PingReach  // ping nodes answering, of those configured
 	isolatedPeer string     // a dead peer whose recovery waits for a ping node
 	fencing      string     // node being fenced
+	ipf          ipfailState
 
 	jobs []*job
 	cur  *job
@@ -186,6 +187,8 @@ func (m *Manager) Step(now time.Time, ev Event) []Action {
 		m.onFenceDone(e)
 	case PingReach:
 		m.onPingReach(e)
+	case PeerLinkDead:
+		m.ipfailLinkDead()
 	case Tick:
 		m.onTick()
 	case Shutdown:
@@ -308,7 +311,7 @@ func (m *Manager) Idle() bool {
 		m.failureStandbyAt.IsZero() && m.fencing == "" && m.fenceRetryAt.IsZero()
 	noWork := m.cur == nil && len(m.jobs) == 0 && len(m.self) == 0 && len(m.asked) == 0
 	return atRest && noDeadline && noWork &&
-		m.otherStable && !m.takeover && !m.reqDeferred && !m.healing
+		m.otherStable && !m.takeover && !m.reqDeferred && !m.healing && m.ipfailIdle()
 }
 
 // RscStatus is `cl_status rscstatus`: none, local, foreign, all or transition.

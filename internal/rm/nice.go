@@ -55,6 +55,7 @@ func (m *Manager) onMessage(msg *wire.Message) {
 		return
 	}
 	m.peerPackets = true
+	m.ipfailMessage(msg)
 	switch msg.Type() {
 	case "starting", "resource":
 		if !m.commUp {
@@ -414,4 +415,5 @@ func (m *Manager) onTick() {
 		m.fenceRetryAt = time.Time{}
 		m.emit(Fence{Node: m.fencing})
 	}
+	m.ipfailTick()
 }

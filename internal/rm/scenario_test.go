@@ -24,7 +24,8 @@ import (
 //	config key=value...    before the first event: local, peer, failback
 //	                       (on|off|legacy), groups (comma list of HOME:KEY),
 //	                       stonith (yes|no), on-stop-failure (reboot|block),
-//	                       ping-tiebreak (yes|no)
+//	                       ping-tiebreak (yes|no), ipfail (yes|no),
+//	                       ipfail-delay (a duration)
 //	comm-up [alone]        CommUp
 //	peer-status STATUS     PeerStatus of the peer (init|up|active|dead)
 //	peer-returned          PeerReturned (partition healed)
@@ -39,6 +40,7 @@ import (
 //	                       status still says running
 //	fence-done ok|failed   FenceDone for the peer
 //	ping-reach R T         PingReach: R of the T ping nodes answer
+//	peer-link-dead LINK    PeerLinkDead (one of the peer's links died)
 //	shutdown, tick         Shutdown (SIGTERM), Tick
 //	state                  the Heartbeat bookkeeping, rscstatus and the
 //	                       failed starts with their schedule
@@ -108,6 +110,8 @@ func (s *rmScenario) Do(c scenario.Cmd) ([]string, error) {
 			return nil, fmt.Errorf("usage: ping-reach REACHABLE TOTAL")
 		}
 		return s.step(PingReach{Reachable: r, Total: n}), nil
+	case "peer-link-dead":
+		return s.step(PeerLinkDead{Link: arg(0)}), nil
 	case "fence-done":
 		return s.step(FenceDone{Node: s.cfg.Peer, OK: arg(0) == "ok"}), nil
 	case "shutdown":
@@ -156,6 +160,14 @@ func (s *rmScenario) configure(c scenario.Cmd) error {
 			s.cfg.OnStopFailure = kv.Value
 		case "ping-tiebreak":
 			s.cfg.PingTieBreak = kv.Value == "yes"
+		case "ipfail":
+			s.cfg.Ipfail = kv.Value == "yes"
+		case "ipfail-delay":
+			d, err := time.ParseDuration(kv.Value)
+			if err != nil {
+				return fmt.Errorf("ipfail-delay: %w", err)
+			}
+			s.cfg.IpfailDelay = d
 		case "groups":
 			s.cfg.Groups = nil
 			for _, g := range strings.Split(kv.Value, ",") {
