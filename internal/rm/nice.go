@@ -411,4 +411,5 @@ func (m *Manager) onTick() {
 		m.fenceRetryAt = time.Time{}
 		m.emit(Fence{Node: m.fencing})
 	}
+	m.monitorTick()
 }
