@@ -38,13 +38,6 @@ type monitorState struct {
 	due map[string][]time.Time
 }
 
-// SetMonitor replaces the monitor settings (a reload): every group's
-// schedule starts again from now.
-func (n *Node) SetMonitor(c MonitorConfig) {
-	n.cfg.Monitor = c
-	n.mon.due = nil
-}
-
 // monitorTick schedules the monitor ops. A group is checked while the
 // resource manager says it runs here with nothing in transition; its
 // schedule begins one interval after that, so that a resource just

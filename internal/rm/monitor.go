@@ -30,7 +30,7 @@ import (
 // MonitorPolicy is what to do about monitor failures.
 type MonitorPolicy struct {
 	// MaxRestarts local restarts within Window before the group is handed
-	// to the peer (monitor_max_restarts).
+	// to the peer (monitor_max_restarts); 0 hands it over at once.
 	MaxRestarts int
 	Window      time.Duration // monitor_window
 	// FailureTimeout: how long a node that gave a group away for failures
@@ -45,8 +45,10 @@ const (
 	DefaultMonitorFailureTimeout = 30 * time.Minute
 )
 
+// setDefaults fills a zero policy with the defaults; in a policy that
+// sets anything, MaxRestarts 0 means "hand over at the first failure".
 func (p *MonitorPolicy) setDefaults() {
-	if p.MaxRestarts == 0 {
+	if *p == (MonitorPolicy{}) {
 		p.MaxRestarts = DefaultMonitorMaxRestarts
 	}
 	if p.Window == 0 {
