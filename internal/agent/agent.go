@@ -1,6 +1,6 @@
 // Package agent holds heartbeatd's built-in resource agents (IPaddr,
 // Filesystem, drbddisk, iscsitarget, SCST, ...). Each is reachable as
-// `heartbeatd resource NAME ARGS... start|stop|status` and, through a two-line
+// `heartbeatd resource NAME ARGS... start|stop|status|monitor` and, through a two-line
 // wrapper in /etc/ha.d/resource.d/NAME, exactly where Heartbeat's own scripts
 // live, with Heartbeat's script contract (spec §6.2):
 //
@@ -10,7 +10,19 @@
 //   - status prints "running" or "stopped" (ResourceManager judges the text,
 //     not the exit code), and "may be running" when unsure, so that an
 //     unknown state counts as running and the peer does not start it too;
-//   - a failure exits non-zero with a message that says what to fix.
+//   - a failure exits non-zero with a message that says what to fix;
+//   - monitor (heartbeatd's, for resource monitoring) is stricter than
+//     status: it prints "running" and exits 0 only when the resource is
+//     present AND healthy (IPaddr: address held and link up; Filesystem:
+//     mounted and writable; drbddisk: Primary; iSCSI and SCST targets:
+//     still configured and serving, with their LUNs); "stopped" with exit
+//     7 (LSB "not running") when it is simply absent; "failed: REASON"
+//     with exit 1 when it is present but unhealthy, or its state cannot be
+//     read. REASON is fixed wording (details go to stderr), so no name can
+//     make the status rule read it as running. status keeps its
+//     presence-only meaning: it decides before a start, and after a failed
+//     stop, whether a shared disk may still be in use here, and a stricter
+//     status would let the peer take over a disk this node still writes.
 package agent
 
 import (
@@ -72,6 +84,9 @@ const (
 	Failed       = 1
 	BadArgs      = 2
 	NotInstalled = 5
+	// NotRunning is LSB's (and OCF's) "not running", what monitor exits
+	// with for an absent resource.
+	NotRunning = 7
 )
 
 // SplitOp separates the operation (last argument) from the resource
@@ -150,38 +165,98 @@ const EnvDaemonPID = "HEARTBEATD_PID"
 const EnvReleaseTo = "HA_RELEASE_TO"
 
 // Entry is one agent's command line under Heartbeat's script contract,
-// `NAME ARGS... start|stop|status`: the parsing of the arguments into S,
-// and what each operation does with them. Its Run is the boilerplate every
-// agent shares.
+// `NAME ARGS... start|stop|status|monitor`: the parsing of the arguments
+// into S, and what each operation does with them. Its Run is the
+// boilerplate every agent shares.
 type Entry[S any] struct {
 	Name  string // in messages: "Filesystem"
 	Usage string // the usage line, after "usage: "
 	// Parse turns the resource arguments into the agent's spec; its error
 	// says which argument is wrong.
-	Parse               func(args []string) (S, error)
+	Parse func(args []string) (S, error)
+	// Prepare, when set, runs after Parse with the operation, for what
+	// depends on it (iSCSI: which back end is installed, and which
+	// arguments that back end refuses). It may complete spec; done means
+	// the operation ends here with code.
+	Prepare             func(spec *S, op string, io IO) (code int, done bool)
 	Start, Stop, Status func(spec S, io IO) int
+	// Monitor is the health check (package comment); nil leaves the
+	// operation out.
+	Monitor func(spec S, io IO) int
+}
+
+// Split separates the operation from the resource arguments and parses
+// them: what Run does before dispatching.
+func (e Entry[S]) Split(args []string) (spec S, op string, err error) {
+	ops := []string{"start", "stop", "status"}
+	if e.Monitor != nil {
+		ops = append(ops, "monitor")
+	}
+	rargs, op, err := SplitOp(args, ops...)
+	if err == nil {
+		spec, err = e.Parse(rargs)
+	}
+	return spec, op, err
 }
 
 // Run parses args and runs the operation. A bad command line exits BadArgs
 // with the reason and the usage line.
 func (e Entry[S]) Run(args []string, io IO) int {
-	rargs, op, err := SplitOp(args, "start", "stop", "status")
-	var spec S
-	if err == nil {
-		spec, err = e.Parse(rargs)
-	}
+	spec, op, err := e.Split(args)
 	if err != nil {
-		io.Errorf("%s: %v", e.Name, err)
+		// An error that already names the agent ("IPaddr 10.0.0.5/33:
+		// ...") is not prefixed again.
+		if msg := err.Error(); strings.HasPrefix(msg, e.Name+" ") {
+			io.Errorf("%s", msg)
+		} else {
+			io.Errorf("%s: %s", e.Name, msg)
+		}
 		io.Errorf("usage: %s", e.Usage)
 		return BadArgs
+	}
+	if e.Prepare != nil {
+		if code, done := e.Prepare(&spec, op, io); done {
+			return code
+		}
 	}
 	switch op {
 	case "start":
 		return e.Start(spec, io)
 	case "stop":
 		return e.Stop(spec, io)
+	case "monitor":
+		return e.Monitor(spec, io)
 	}
 	return e.Status(spec, io)
+}
+
+// Healthy ends a monitor whose resource is present and healthy.
+func Healthy(io IO) int {
+	io.Printf("running")
+	return OK
+}
+
+// Absent ends a monitor whose resource is not here at all.
+func Absent(io IO) int {
+	io.Printf("stopped")
+	return NotRunning
+}
+
+// Unhealthy ends a monitor whose resource is present but not working, or
+// whose state cannot be read: "failed: REASON" on stdout, exit Failed.
+// REASON is the agent's fixed wording; detail (names, paths, the
+// underlying error; may be "") goes to stderr. A reason the status rule
+// would read as running (it contains "running" or "OK") is replaced, so
+// that a failure can never pass for health.
+func Unhealthy(io IO, who, reason, detail string) int {
+	if detail != "" {
+		io.Errorf("%s: %s: %s", who, reason, detail)
+	}
+	if l := strings.ToLower(reason); strings.Contains(l, "running") || strings.Contains(reason, "OK") {
+		reason = "unhealthy"
+	}
+	io.Printf("failed: %s", reason)
+	return Failed
 }
 
 // EnvARPRefresh carries ha.cf's arp_refresh (heartbeatd's extension) to

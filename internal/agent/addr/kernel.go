@@ -54,8 +54,12 @@ type Link struct {
 	Index int
 	Name  string
 	Up    bool // administratively up (IFF_UP)
-	Loop  bool
-	MAC   net.HardwareAddr
+	// Running is IFF_RUNNING: operationally up (RFC 2863 operstate up or
+	// unknown), so carrier present. Read over netlink, like the rest, so
+	// it is the namespace's own view (sysfs may be another namespace's).
+	Running bool
+	Loop    bool
+	MAC     net.HardwareAddr
 }
 
 // IfAddr is one address of an interface.
@@ -108,7 +112,7 @@ func (k *Kernel) Links() ([]Link, error) {
 	out := make([]Link, 0, len(ifs))
 	for _, i := range ifs {
 		out = append(out, Link{Index: i.Index, Name: i.Name, MAC: i.HardwareAddr,
-			Up: i.Flags&net.FlagUp != 0, Loop: i.Flags&net.FlagLoopback != 0})
+			Up: i.Flags&net.FlagUp != 0, Running: i.Flags&net.FlagRunning != 0, Loop: i.Flags&net.FlagLoopback != 0})
 	}
 	return out, nil
 }

@@ -13,6 +13,10 @@
 //   - a resource the kernel does not know (down) counts as stopped, by its
 //     error text, without the stock script's /proc/drbd parsing (DRBD 9 has
 //     no per-device lines there);
+//   - monitor (heartbeatd's) is "running" only when the resource is
+//     Primary here (every volume, for "all"); "stopped" (exit 7) when
+//     none is; "failed: not Primary" (some volumes only) or "failed: role
+//     unknown" (exit 1) otherwise;
 //   - an unknown state prints "may be running: status unknown": the stock
 //     "cannot determine status, may be running" contains "not " before
 //     "running", so Heartbeat's status glob reads it as stopped.
@@ -72,8 +76,8 @@ func New(getenv func(string) string) *Agent {
 
 // Main runs one operation.
 func (a *Agent) Main(args []string, io agent.IO) int {
-	return agent.Entry[string]{Name: "drbddisk", Usage: "drbddisk [resource] {start|stop|status}",
-		Parse: parseResource, Start: a.start, Stop: a.stop, Status: a.status}.Run(args, io)
+	return agent.Entry[string]{Name: "drbddisk", Usage: "drbddisk [resource] {start|stop|status|monitor}",
+		Parse: parseResource, Start: a.start, Stop: a.stop, Status: a.status, Monitor: a.monitor}.Run(args, io)
 }
 
 // parseResource: one DRBD resource name, or none for all of them.
@@ -247,6 +251,27 @@ func (a *Agent) status(res string, io agent.IO) int {
 		io.Printf("may be running: status unknown")
 		return agent.StatusUnknown
 	}
+}
+
+// monitor is healthy only when every volume of the resource is Primary
+// here: a resource demoted or taken down under the running service (by
+// hand, or by DRBD itself) leaves the file system above it without a
+// writable device. None Primary is absent; an unreadable role is a failure,
+// not health.
+func (a *Agent) monitor(res string, io agent.IO) int {
+	roles, known := a.rolesLogged(res, io)
+	switch {
+	case !known:
+		return agent.Unhealthy(io, "drbddisk", "role unknown", "cannot read the role of "+res)
+	case !anyPrimary(roles):
+		return agent.Absent(io)
+	}
+	for _, r := range roles {
+		if r != "Primary" {
+			return agent.Unhealthy(io, "drbddisk", "not Primary", fmt.Sprintf("%s: roles %s", res, strings.Join(roles, ", ")))
+		}
+	}
+	return agent.Healthy(io)
 }
 
 func (a *Agent) roles(res string) ([]string, bool) {

@@ -16,7 +16,16 @@
 //     block device is really released, because a lazily detached
 //     filesystem that is still written to must not be mounted by the peer;
 //   - status says "may be running" while the device is still held by a
-//     filesystem that is not mounted where we can see it.
+//     filesystem that is not mounted where we can see it;
+//   - monitor (heartbeatd's) is "running" only when our filesystem is on
+//     the mountpoint and writable: not read-only in the mount or the
+//     superblock flags (errors=remount-ro), and a hidden probe file
+//     (.heartbeatd-monitor-probe) is created, fsynced and removed within
+//     10 s. Otherwise "stopped" (exit 7) when it is not mounted anywhere
+//     here, or "failed: read-only", "failed: write failed", "failed: write
+//     hangs", "failed: not on its mountpoint" (mounted elsewhere or held),
+//     "failed: mount table unreadable" (exit 1). A resource with option ro
+//     is only checked for being mounted.
 package filesystem
 
 import (
@@ -61,6 +70,10 @@ type Agent struct {
 	// Spare are PIDs never signalled: this process and its parent (the
 	// daemon running the agent).
 	Spare []int
+	// Probe is monitor's write check on a mountpoint (nil: writeProbe),
+	// and ProbeTimeout its bound (0: DefaultProbeTimeout).
+	Probe        func(dir string) error
+	ProbeTimeout time.Duration
 }
 
 // New returns the Agent for the real system.
@@ -110,8 +123,8 @@ func deviceBusy(dev string) bool {
 
 // Main runs one operation.
 func (a *Agent) Main(args []string, io agent.IO) int {
-	return agent.Entry[Spec]{Name: "Filesystem", Usage: "Filesystem <device> <directory> [<fstype> [<options>]] {start|stop|status}",
-		Parse: ParseSpec, Start: a.start, Stop: a.stop, Status: a.status}.Run(args, io)
+	return agent.Entry[Spec]{Name: "Filesystem", Usage: "Filesystem <device> <directory> [<fstype> [<options>]] {start|stop|status|monitor}",
+		Parse: ParseSpec, Start: a.start, Stop: a.stop, Status: a.status, Monitor: a.monitor}.Run(args, io)
 }
 
 func (a *Agent) mounts() ([]Mount, error) {

@@ -43,6 +43,8 @@ func TestLoopDevice(t *testing.T) {
 		return
 	}
 
+	t.Run("monitor", monitorLoop)
+
 	t.Run("ext4 start status stop", func(t *testing.T) {
 		dev := newLoop(t, "ext4", "")
 		mp := mkdir(t)

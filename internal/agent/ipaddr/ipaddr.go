@@ -26,7 +26,11 @@
 //     stopping a stopped address succeeds.
 //   - status: prints "running" when the kernel's address list has the
 //     address on any interface, else "stopped" (ResourceManager judges the
-//     text). monitor prints the same and exits 0 or 7 (OCF not running).
+//     text), whatever the state of the link.
+//   - monitor: "running" (exit 0) when the address is held and every
+//     interface holding it is up with carrier (IFF_UP and IFF_RUNNING, as
+//     netlink reports them); "stopped" (exit 7) when it is not held;
+//     "failed: link down" or "failed: no carrier" (exit 1) otherwise.
 //
 // The burst does not hold up the takeover. The fast head (by default 3
 // slots 200 ms apart) is sent before start returns, so the first frames
@@ -98,57 +102,57 @@ func init() {
 	agent.Register(TailAgent, GarpTailMain)
 }
 
-const usage = "usage: IPaddr IP[/prefix[/iface[/broadcast]]] start|stop|status|monitor"
+const usage = "IPaddr IP[/prefix[/iface[/broadcast]]] start|stop|status|monitor"
 
-// exitNotRunning is the OCF "not running" code that monitor returns.
+// exitNotRunning is the LSB "not running" code that monitor returns.
 const exitNotRunning = addr.ExitNotRunning
 
-// Main runs the agent: args are the address argument and the operation.
-func Main(args []string, io agent.IO) int {
-	if io.Getenv == nil {
-		io.Getenv = func(string) string { return "" }
-	}
-	t, op, err := parseArgs(args)
-	if err != nil {
-		io.Errorf("%v", err)
-		return agent.BadArgs
-	}
-	k, links, addrs, err := addr.Open(addr.IPv4)
-	if err != nil {
-		io.Errorf("IPaddr %s: %v", t.Raw, err)
-		return agent.Failed
-	}
-	defer k.Close()
-	held := addr.Holders(t.IP, addrs)
-	switch op {
-	case "status", "monitor":
-		return addr.Status(t.IP, t.Iface, held, op, io)
-	case "stop":
+// entry is the agent's command line; every operation first reads the
+// kernel's interfaces and IPv4 addresses.
+var entry = agent.Entry[target]{Name: "IPaddr", Usage: usage, Parse: parseTargetArg,
+	Start: addr.WithKernel(addr.IPv4, who, func(k *addr.Kernel, t target, links []addr.Link, addrs, held []addr.IfAddr, io agent.IO) int {
+		return start(k, t, links, addrs, held, io)
+	}),
+	Stop: addr.WithKernel(addr.IPv4, who, func(k *addr.Kernel, t target, _ []addr.Link, _, held []addr.IfAddr, io agent.IO) int {
 		rc := stop(k, t, held, io)
 		if keeper := strings.TrimSpace(io.Getenv(agent.EnvReleaseTo)); rc == agent.OK && keeper != "" && len(held) > 0 {
 			probeWait, _ := probeFromEnv(io.Getenv)
 			handOver(held[0].Iface, t.IP, keeper, probeWait, io)
 		}
 		return rc
-	}
-	return start(k, t, links, addrs, held, io)
+	}),
+	Status: addr.WithKernel(addr.IPv4, who, func(_ *addr.Kernel, t target, _ []addr.Link, _, held []addr.IfAddr, io agent.IO) int {
+		return addr.Status(t.IP, t.Iface, held, io)
+	}),
+	Monitor: addr.WithKernel(addr.IPv4, who, func(_ *addr.Kernel, t target, links []addr.Link, _, held []addr.IfAddr, io agent.IO) int {
+		return addr.Monitor("IPaddr "+t.Raw, t.IP, held, links, io)
+	}),
 }
+
+// Main runs the agent: args are the address argument and the operation.
+func Main(args []string, io agent.IO) int {
+	if io.Getenv == nil {
+		io.Getenv = func(string) string { return "" }
+	}
+	return entry.Run(args, io)
+}
+
+func who(t target) (string, netip.Addr) { return "IPaddr " + t.Raw, t.IP }
 
 // parseArgs reads the agent's command line: the address argument and the
 // operation. An error is the whole message for the admin.
-func parseArgs(args []string) (t target, op string, err error) {
-	rargs, op, err := agent.SplitOp(args, "start", "stop", "status", "monitor")
-	if err != nil {
-		return t, "", fmt.Errorf("%v; %s", err, usage)
-	}
+func parseArgs(args []string) (target, string, error) { return entry.Split(args) }
+
+// parseTargetArg reads the one address argument.
+func parseTargetArg(rargs []string) (target, error) {
 	if len(rargs) != 1 {
-		return t, "", fmt.Errorf("want exactly one address argument, got %d; %s", len(rargs), usage)
+		return target{}, fmt.Errorf("want exactly one address argument, got %d", len(rargs))
 	}
-	t, err = parseTarget(rargs[0])
+	t, err := parseTarget(rargs[0])
 	if err != nil {
-		return t, "", fmt.Errorf("IPaddr %s: %v", rargs[0], err)
+		return t, fmt.Errorf("IPaddr %s: %v", rargs[0], err)
 	}
-	return t, op, nil
+	return t, nil
 }
 
 func stop(k *addr.Kernel, t target, held []addr.IfAddr, io agent.IO) int {

@@ -28,7 +28,12 @@
 //     stopping a stopped address succeeds.
 //   - status: prints "running" when the kernel's address list has the
 //     address on any interface, else "stopped" (ResourceManager judges the
-//     text). monitor prints the same and exits 0 or 7 (OCF not running).
+//     text), whatever the state of the link.
+//   - monitor: "running" (exit 0) when the address is held, every
+//     interface holding it is up with carrier (IFF_UP and IFF_RUNNING) and
+//     the kernel has not marked it a duplicate (IFA_F_DADFAILED);
+//     "stopped" (exit 7) when it is not held; "failed: link down", "failed:
+//     no carrier" or "failed: duplicate address" (exit 1) otherwise.
 //     Heartbeat's OCF agent pings the address instead; an address this
 //     node holds always answers its own ping, so the verdict is the same.
 //
@@ -55,6 +60,7 @@ package ipv6addr
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -69,36 +75,34 @@ func init() {
 	agent.Register(TailAgent, TailMain)
 }
 
-const usage = "usage: IPv6addr ADDR[/PREFIX[/IFACE]] start|stop|status|monitor"
+const usage = "IPv6addr ADDR[/PREFIX[/IFACE]] start|stop|status|monitor"
 
-// exitNotRunning is the OCF "not running" code that monitor returns.
+// exitNotRunning is the LSB "not running" code that monitor returns.
 const exitNotRunning = addr.ExitNotRunning
+
+// entry is the agent's command line; every operation first reads the
+// kernel's interfaces and IPv6 addresses.
+var entry = agent.Entry[haresources.IPv6Spec]{Name: "IPv6addr", Usage: usage, Parse: parseSpecArgs,
+	Start: addr.WithKernel(addr.IPv6, who, start),
+	Stop: addr.WithKernel(addr.IPv6, who, func(k *addr.Kernel, t haresources.IPv6Spec, _ []addr.Link, _, held []addr.IfAddr, io agent.IO) int {
+		return stop(k, t, held, io)
+	}),
+	Status: addr.WithKernel(addr.IPv6, who, func(_ *addr.Kernel, t haresources.IPv6Spec, _ []addr.Link, _, held []addr.IfAddr, io agent.IO) int {
+		return addr.Status(t.Addr, t.Iface, held, io)
+	}),
+	Monitor: addr.WithKernel(addr.IPv6, who, func(_ *addr.Kernel, t haresources.IPv6Spec, links []addr.Link, _, held []addr.IfAddr, io agent.IO) int {
+		return addr.Monitor("IPv6addr "+t.String(), t.Addr, held, links, io)
+	}),
+}
+
+func who(t haresources.IPv6Spec) (string, netip.Addr) { return "IPv6addr " + t.String(), t.Addr }
 
 // Main runs the agent: args are the address argument and the operation.
 func Main(args []string, io agent.IO) int {
 	if io.Getenv == nil {
 		io.Getenv = func(string) string { return "" }
 	}
-	t, op, err := parseArgs(args)
-	if err != nil {
-		io.Errorf("%v", err)
-		return agent.BadArgs
-	}
-	name := "IPv6addr " + t.String()
-	k, links, addrs, err := addr.Open(addr.IPv6)
-	if err != nil {
-		io.Errorf("%s: %v", name, err)
-		return agent.Failed
-	}
-	defer k.Close()
-	held := addr.Holders(t.Addr, addrs)
-	switch op {
-	case "status", "monitor":
-		return addr.Status(t.Addr, t.Iface, held, op, io)
-	case "stop":
-		return stop(k, t, held, io)
-	}
-	return start(k, t, links, addrs, held, io)
+	return entry.Run(args, io)
 }
 
 func stop(k *addr.Kernel, t haresources.IPv6Spec, held []addr.IfAddr, io agent.IO) int {
@@ -121,7 +125,7 @@ func stop(k *addr.Kernel, t haresources.IPv6Spec, held []addr.IfAddr, io agent.I
 	return rc
 }
 
-func start(k *addr.Kernel, t haresources.IPv6Spec, links []addr.Link, addrs []addr.IfAddr, held []addr.IfAddr, io agent.IO) int {
+func start(k *addr.Kernel, t haresources.IPv6Spec, links []addr.Link, addrs, held []addr.IfAddr, io agent.IO) int {
 	b, warns := ipaddr.BurstFromEnv(io.Getenv)
 	probeWait, pw := ipaddr.ProbeFromEnv(io.Getenv)
 	_, rw := addr.RefreshFromEnv(io.Getenv)

@@ -6,25 +6,20 @@ import (
 	"net/netip"
 
 	"heartbeatd/haresources"
-	"heartbeatd/internal/agent"
 	"heartbeatd/internal/agent/addr"
 )
 
 // parseArgs reads the agent's command line: the address argument and the
 // operation. An error is the whole message for the admin.
-func parseArgs(args []string) (t haresources.IPv6Spec, op string, err error) {
-	rargs, op, err := agent.SplitOp(args, "start", "stop", "status", "monitor")
-	if err != nil {
-		return t, "", fmt.Errorf("%v; %s", err, usage)
-	}
+func parseArgs(args []string) (haresources.IPv6Spec, string, error) { return entry.Split(args) }
+
+// parseSpecArgs reads the address argument (which ResourceManager may have
+// split at "::").
+func parseSpecArgs(rargs []string) (haresources.IPv6Spec, error) {
 	if len(rargs) == 0 {
-		return t, "", fmt.Errorf("want exactly one address argument, got 0; %s", usage)
+		return haresources.IPv6Spec{}, errors.New("want exactly one address argument, got 0")
 	}
-	t, err = haresources.ParseIPv6addrArgs(rargs)
-	if err != nil {
-		return t, "", err
-	}
-	return t, op, nil
+	return haresources.ParseIPv6addrArgs(rargs)
 }
 
 // place decides the interface and prefix length for t, as Heartbeat's
