@@ -47,14 +47,13 @@ type monitorState struct {
 // queued like its start and stop, so a check never overlaps them.
 func (n *Node) monitorTick() {
 	if n.stopping {
+		n.mon.due = nil
 		return
 	}
 	for _, g := range n.cfg.RM.Groups {
 		due := n.mon.due[g.Key]
 		if !n.rm.Monitorable(g.Key) {
-			if _, busy := n.runs.Busy(g.Key); !busy || due == nil {
-				delete(n.mon.due, g.Key)
-			}
+			delete(n.mon.due, g.Key)
 			continue
 		}
 		if kind, busy := n.runs.Busy(g.Key); busy {
@@ -98,10 +97,16 @@ func (n *Node) scheduleMonitor(g haresources.Group) {
 	n.mon.due[g.Key] = due
 }
 
-// monitorWake is the earliest monitor op due, zero if none.
+// monitorWake is the earliest monitor op due, zero if none. A group with
+// a job under way is left out: what falls due meanwhile is run when the
+// job ends (that Step's monitorTick), and a wake-up in the past would only
+// spin the loop until then.
 func (n *Node) monitorWake() time.Time {
 	var w time.Time
-	for _, due := range n.mon.due {
+	for key, due := range n.mon.due {
+		if _, busy := n.runs.Busy(key); busy {
+			continue
+		}
 		for _, t := range due {
 			if !t.IsZero() && (w.IsZero() || t.Before(w)) {
 				w = t

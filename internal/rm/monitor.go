@@ -221,10 +221,14 @@ func (m *Manager) monitorRefuses(acquire rscSet, from string) bool {
 func (m *Manager) monitorCleanup(g *group, cmd AdminCmd) bool {
 	_, away := m.mon.gaveAway[g.Key]
 	_, restarts := m.mon.restarts[g.Key]
+	_, handing := m.mon.handing[g.Key]
 	stopped := g.gaveUp && g.state == Stopped
-	if !away && !restarts && !stopped || g.state == FailedStop {
+	if !away && !restarts && !handing && !stopped || g.state == FailedStop {
 		return false
 	}
+	// A handover under way goes on, but if the peer does not take the
+	// group, it keeps running here instead of being stopped.
+	delete(m.mon.handing, g.Key)
 	delete(m.mon.gaveAway, g.Key)
 	delete(m.mon.restarts, g.Key)
 	g.gaveUp = false

@@ -1,0 +1,104 @@
+package node
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"heartbeatd/internal/rm"
+)
+
+// TestSimMonitor runs TestSim's schedules with resource monitoring on
+// (every 3 s, one restart within a minute, no take-back for 40 s) and two
+// more faults: a resource that dies on its machine (the monitor finds it
+// down and the group is restarted), and a node whose monitor of a group
+// keeps failing for a while (restarts, then a handover to the peer, or a
+// group stopped with CRIT when it fails on both). heal also plays the admin
+// who fixed the resource and ran `heartbeatd cleanup` for every group.
+// TestSim's checks apply: no start of a group running on the connected
+// peer's machine, and every group running exactly once at the end.
+func TestSimMonitor(t *testing.T) {
+	seeds := 150
+	if v := os.Getenv("HBD_SIM_SEEDS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 1 {
+			seeds = n / 2
+		}
+	}
+	if testing.Short() {
+		seeds = 30
+	}
+	for _, mode := range []string{"on", "off", "legacy"} {
+		t.Run(mode, func(t *testing.T) {
+			if *simSeed > 0 {
+				w := simMonitorRun(t, *simSeed, mode)
+				t.Logf("seed %d violations %v\n%s", *simSeed, w.violations, w.dump())
+				return
+			}
+			failed := 0
+			for seed := int64(1); seed <= int64(seeds); seed++ {
+				w := simMonitorRun(t, seed, mode)
+				if len(w.violations) == 0 {
+					continue
+				}
+				failed++
+				if failed <= 3 {
+					t.Errorf("seed %d: %s\n  replay: go test ./internal/node -run 'TestSimMonitor/%s' -simseed=%d -v",
+						seed, strings.Join(w.violations, "\n  "), mode, seed)
+				}
+			}
+			t.Logf("%d seeds, %d failing", seeds, failed)
+		})
+	}
+}
+
+func simMonitorRun(t testing.TB, seed int64, mode string) *world {
+	w := newWorld(t, seed, mode)
+	w.monitor = MonitorConfig{Interval: 3 * time.Second}
+	w.monitorPolicy = rm.MonitorPolicy{MaxRestarts: 1, Window: time.Minute, FailureTimeout: 40 * time.Second}
+	var sickUntil [2]map[string]time.Time
+	sickUntil[0], sickUntil[1] = map[string]time.Time{}, map[string]time.Time{}
+	w.sick = func(i int, key string) bool { return w.now.Before(sickUntil[i][key]) }
+	r := w.rng
+	w.opFail = func(i int, key, op string) bool { return op == "start" && r.Float64() < 0.03 }
+	w.start(0)
+	w.run(time.Duration(r.Intn(3000)) * time.Millisecond)
+	w.start(1)
+	w.run(20 * time.Second)
+	faults := 1 + r.Intn(4)
+	for f := 0; f < faults; f++ {
+		i := r.Intn(2)
+		key := w.groups[r.Intn(len(w.groups))].Key
+		switch r.Intn(4) {
+		case 0:
+			if w.nodes[i].actual[key] == up {
+				w.tracef("%s ---- %s dies", w.nodes[i].name, key)
+				w.nodes[i].actual[key] = down
+			}
+		case 1:
+			d := time.Duration(5+r.Intn(40)) * time.Second
+			w.tracef("%s ---- %s sick for %v", w.nodes[i].name, key, d)
+			sickUntil[i][key] = w.now.Add(d)
+		default:
+			w.fault()
+		}
+		w.run(time.Duration(2000+r.Intn(15000)) * time.Millisecond)
+	}
+	w.heal()
+	sickUntil[0], sickUntil[1] = map[string]time.Time{}, map[string]time.Time{}
+	for i := range w.nodes {
+		for _, g := range w.groups {
+			if w.alive(i) {
+				w.step(i, Admin{ID: 3, Cmd: CmdCleanup, Set: g.Key})
+			}
+		}
+	}
+	w.run(120 * time.Second)
+	for k, on := range w.owners() {
+		if len(on) != 1 {
+			w.violate("after the faults and 120 s connected, %s runs on %v", k, on)
+		}
+	}
+	return w
+}
