@@ -102,3 +102,31 @@ func simMonitorRun(t testing.TB, seed int64, mode string) *world {
 	}
 	return w
 }
+
+// TestMonitorOff: with monitoring off (the default) no monitor op ever
+// runs, and a resource that dies stays dead, as in Heartbeat: the same
+// schedules as TestSimMonitor, without the convergence check.
+func TestMonitorOff(t *testing.T) {
+	for seed := int64(1); seed <= 30; seed++ {
+		w := newWorld(t, seed, "on")
+		w.sick = func(int, string) bool { return true }
+		w.start(0)
+		w.start(1)
+		w.run(30 * time.Second)
+		var died string
+		for _, g := range w.groups {
+			for _, sn := range w.nodes {
+				if sn.actual[g.Key] == up && died == "" {
+					sn.actual[g.Key], died = down, g.Key
+				}
+			}
+		}
+		w.run(60 * time.Second)
+		if w.monitorOps != 0 {
+			t.Fatalf("seed %d: %d monitor ops with monitoring off", seed, w.monitorOps)
+		}
+		if on := w.owners()[died]; len(on) != 0 {
+			t.Fatalf("seed %d: %s restarted on %v with monitoring off", seed, died, on)
+		}
+	}
+}

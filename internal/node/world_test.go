@@ -99,6 +99,7 @@ type world struct {
 	monitor       MonitorConfig
 	monitorPolicy rm.MonitorPolicy
 	sick          func(i int, key string) bool
+	monitorOps    int // monitor ops run, on both nodes
 
 	violations []string
 	trace      []string
@@ -141,7 +142,7 @@ func (w *world) cfg(i int) Config {
 			Stonith: w.stonith, FencePolicy: w.fencePolicy, FenceDelay: simFenceDelay, FenceDelayMax: 2 * time.Second, Seed: int64(i) + 11,
 			Monitor: w.monitorPolicy},
 		Haresources: hf, HaresourcesPath: "/etc/ha.d/haresources",
-		Monitor:     w.monitor,
+		Monitor: w.monitor,
 	}
 }
 
@@ -455,6 +456,7 @@ func (w *world) finish(i int, o op) {
 	case r.Op == grouprun.OpStatus:
 		res.Running = sn.actual[r.Key] == up
 	case r.Op == grouprun.OpMonitor:
+		w.monitorOps++
 		res.Running = sn.actual[r.Key] == up && (w.sick == nil || !w.sick(i, r.Key))
 		if !res.Running {
 			res.Exit, res.Output = 7, "failed: the simulator says so"

@@ -67,6 +67,14 @@ package rm
 //   - An aborted standby does not restart groups whose set the peer claims.
 //   - A failed start whose set holds a failed-stop group here is retried
 //     locally (the set can never be handed over until cleanup).
+//   - Resource monitoring (extension, off by default; monitor.go): a
+//     MonitorFailed restarts the group here up to MaxRestarts times within
+//     Window, then hands its set away with the standby exchange (nobody to
+//     take it: restarted again). A node that gave a group away for
+//     failures leaves the peer's standby request for it unanswered (as a
+//     node in flux does) for FailureTimeout or until cleanup; the peer then
+//     stops the group with a CRIT line. A dead peer's groups are taken
+//     over regardless.
 //
 // Known limit: rsc_hold names sets, not groups. A node holding a group of
 // the other node's home set failed-stop claims that whole set (so that a
