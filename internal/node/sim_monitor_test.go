@@ -1,8 +1,6 @@
 package node
 
 import (
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,37 +18,36 @@ import (
 // TestSim's checks apply: no start of a group running on the connected
 // peer's machine, and every group running exactly once at the end.
 func TestSimMonitor(t *testing.T) {
-	seeds := 150
-	if v := os.Getenv("HBD_SIM_SEEDS"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 1 {
-			seeds = n / 2
-		}
-	}
-	if testing.Short() {
-		seeds = 30
-	}
+	seeds := halfSeeds(30)
 	for _, mode := range []string{"on", "off", "legacy"} {
 		t.Run(mode, func(t *testing.T) {
-			if *simSeed > 0 {
-				w := simMonitorRun(t, *simSeed, mode)
-				t.Logf("seed %d violations %v\n%s", *simSeed, w.violations, w.dump())
-				return
-			}
-			failed := 0
-			for seed := int64(1); seed <= int64(seeds); seed++ {
-				w := simMonitorRun(t, seed, mode)
-				if len(w.violations) == 0 {
-					continue
-				}
-				failed++
-				if failed <= 3 {
-					t.Errorf("seed %d: %s\n  replay: go test ./internal/node -run 'TestSimMonitor/%s' -simseed=%d -v",
-						seed, strings.Join(w.violations, "\n  "), mode, seed)
-				}
-			}
-			t.Logf("%d seeds, %d failing", seeds, failed)
+			runSeeds(t, seeds, "TestSimMonitor/"+mode, func(seed int64) *world { return simMonitorRun(t, seed, mode) })
 		})
 	}
+}
+
+// runSeeds plays seeds 1..n of run, or only -simseed with its trace, and
+// reports the first failing seeds with the line that replays them.
+func runSeeds(t *testing.T, n int, name string, run func(seed int64) *world) {
+	if *simSeed > 0 {
+		w := run(*simSeed)
+		t.Logf("seed %d violations %v\n%s", *simSeed, w.violations, w.dump())
+		return
+	}
+	failed := 0
+	for seed := int64(1); seed <= int64(n); seed++ {
+		w := run(seed)
+		if len(w.violations) == 0 {
+			continue
+		}
+		failed++
+		t.Logf("failing seed %d (%s)", seed, w.cause())
+		if failed <= 3 {
+			t.Errorf("seed %d: %s\n  replay: go test ./internal/node -run '%s' -simseed=%d -v",
+				seed, strings.Join(w.violations, "\n  "), name, seed)
+		}
+	}
+	t.Logf("%d seeds, %d failing", n, failed)
 }
 
 func simMonitorRun(t testing.TB, seed int64, mode string) *world {
@@ -61,11 +58,7 @@ func simMonitorRun(t testing.TB, seed int64, mode string) *world {
 	sickUntil[0], sickUntil[1] = map[string]time.Time{}, map[string]time.Time{}
 	w.sick = func(i int, key string) bool { return w.now.Before(sickUntil[i][key]) }
 	r := w.rng
-	w.opFail = func(i int, key, op string) bool { return op == "start" && r.Float64() < 0.03 }
-	w.start(0)
-	w.run(time.Duration(r.Intn(3000)) * time.Millisecond)
-	w.start(1)
-	w.run(20 * time.Second)
+	w.boot()
 	faults := 1 + r.Intn(4)
 	for f := 0; f < faults; f++ {
 		i := r.Intn(2)
