@@ -16,6 +16,7 @@ import (
 // the file (line 0) when the value is a default.
 func (p *hacfParser) finish() {
 	c := p.cfg
+	p.checkMonitor()
 	if c.Keepalive == 0 {
 		c.Keepalive = DefaultKeepalive
 	}

@@ -125,6 +125,9 @@ type Config struct {
 	// ScriptTimeout (heartbeatd extension script_timeout) bounds one run of
 	// a resource script.
 	ScriptTimeout time.Duration
+	// Monitor holds the resource-monitoring extension directives (off by
+	// default).
+	Monitor Monitor
 	// StopFailure (heartbeatd extension stop_failure) is StopFailureReboot
 	// or StopFailureBlock.
 	StopFailure string

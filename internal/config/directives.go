@@ -184,6 +184,37 @@ var Directives = []DirectiveDoc{
 		Doc: "heartbeatd extension. Longest a single resource script run (start, stop or status) may take " +
 			"before it is killed and counted as failed. Generous by default because a start may run fsck or " +
 			"wait for a DRBD promotion. Heartbeat has no such limit." + timeSyntax},
+	{Name: "monitor_interval", Args: "TIME", Default: "0", Unit: "seconds", Kind: KindExtension,
+		Doc: "heartbeatd extension. Resource monitoring: while a group runs on this node and nothing else is " +
+			"under way for it, each of its resources is checked every TIME (monitor for heartbeatd's built-in " +
+			"agents, which check that the resource is present and healthy; status for any other script, judged " +
+			"as Heartbeat judges status: only \"running\" is healthy). A failed check restarts the group here " +
+			"(stop right to left, start left to right), up to monitor_max_restarts times within monitor_window; " +
+			"past that its set is handed to the peer as hb_standby does, or, when no peer can take it, restarted " +
+			"here again at every failure. The first check comes one interval after the group started. 0 = off " +
+			"(Heartbeat R1 never checks a running resource). At least 1 s. The suffix s draws no warning (10s)." + timeSyntax},
+	{Name: "monitor", Args: "RESOURCE TIME|off", Kind: KindExtension,
+		Doc: "heartbeatd extension. The monitor interval of one resource, named by its haresources token as written " +
+			"(IPaddr::10.0.0.5/24/eth0) or by its script name (mysql, every resource of that script; the token " +
+			"wins); off turns its monitoring off. Overrides monitor_interval, which may stay 0 so that only the named " +
+			"resources are checked. Repeatable, once per name. It lives in ha.cf, not haresources, because a " +
+			"Heartbeat peer of a mixed cluster reads the same haresources file."},
+	{Name: "monitor_timeout", Args: "TIME", Default: secs(DefaultMonitorTimeout), Unit: "seconds", Kind: KindExtension,
+		Doc: "heartbeatd extension. Longest one monitor check may run; a check that overruns is killed and counts " +
+			"as a failure (a hung check, e.g. on a stale NFS mount, is a failure worth acting on)." + timeSyntax},
+	{Name: "monitor_max_restarts", Args: "N", Default: fmt.Sprint(DefaultMonitorMaxRestarts), Kind: KindExtension,
+		Doc: "heartbeatd extension. How many times a group is restarted on this node after failed monitor checks " +
+			"within monitor_window before it is handed to the peer (Pacemaker's migration-threshold minus one). " +
+			"0 hands it over at the first failure."},
+	{Name: "monitor_window", Args: "TIME", Default: secs(DefaultMonitorWindow), Unit: "seconds", Kind: KindExtension,
+		Doc: "heartbeatd extension. The window monitor_max_restarts counts restarts in: a restart older than this is " +
+			"forgotten." + timeSyntax},
+	{Name: "monitor_failure_timeout", Args: "TIME", Default: secs(DefaultMonitorFailureTimeout), Unit: "seconds", Kind: KindExtension,
+		Doc: "heartbeatd extension. A node that handed a group to its peer after failed monitor checks does not take " +
+			"it back (auto_failback, or a standby request of the peer, which then fails there too) for this long, " +
+			"or until `heartbeatd cleanup GROUP` on that node. A group that fails on both nodes therefore ends " +
+			"stopped on one of them with a CRIT line instead of moving back and forth; a dead peer's groups are " +
+			"still taken over." + timeSyntax},
 	{Name: "stop_failure", Args: "reboot|block", Default: DefaultStopFailure, Kind: KindExtension,
 		Doc: "heartbeatd extension. What to do when a resource will not stop (after the retries Heartbeat " +
 			"also makes): reboot this node at once, as Heartbeat does, so that the peer can take over safely; " +

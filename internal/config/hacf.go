@@ -80,6 +80,7 @@ func ParseHACF(r io.Reader, file string) (*Config, diag.List) {
 			FenceDelayMax:      DefaultFenceDelayMax,
 			FenceTimeout:       DefaultFenceTimeout,
 			FenceCheckInterval: DefaultFenceCheckInterval,
+			Monitor:            DefaultMonitor(),
 		},
 		lastLine: map[string]int{},
 		nodeLine: map[string]int{},
@@ -220,6 +221,8 @@ func (p *hacfParser) apply(doc DirectiveDoc, d Directive) {
 		p.setListen(d, &c.MetricsListen)
 	case "arp_refresh":
 		p.setARPRefresh(d)
+	case "monitor", "monitor_interval", "monitor_timeout", "monitor_max_restarts", "monitor_window", "monitor_failure_timeout":
+		p.applyMonitor(d)
 	case "hopfudge":
 		p.setInt(d, &c.HopFudge, 0, 255)
 	case "msgfmt":

@@ -93,6 +93,8 @@ func TestSeed002Golden(t *testing.T) {
 		FenceDelay:         15 * time.Second,
 		FenceTimeout:       60 * time.Second,
 		FenceCheckInterval: 5 * time.Minute,
+		// Monitoring: off, with its tunables at their defaults.
+		Monitor: Monitor{Timeout: 20 * time.Second, MaxRestarts: 3, Window: 10 * time.Minute, FailureTimeout: 30 * time.Minute},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("seed 002 ha.cf (-want +got):\n%s", diff)

@@ -50,7 +50,7 @@ func (e *executor) run(r grouprun.Run) {
 		out := e.scripts.RunOp(ctx, r.Resource, string(r.Op), env)
 		e.done <- node.ScriptDone{Result: grouprun.Result{ID: r.ID, Exit: out.ExitCode, Running: out.Running,
 			Missing: script.IsMissing(out.Err), Incomplete: out.Err != nil,
-			Unkillable: errors.Is(out.Err, script.ErrUnkillable)}}
+			Unkillable: errors.Is(out.Err, script.ErrUnkillable), Output: script.FirstLine(out)}}
 	}()
 }
 

@@ -26,6 +26,11 @@ const (
 	OpStart  Op = "start"
 	OpStop   Op = "stop"
 	OpStatus Op = "status"
+	// OpMonitor is heartbeatd's periodic health check of a running
+	// resource (ha.cf monitor_interval). The executor runs the built-in
+	// agents' own monitor op, which checks more than presence, and
+	// status for any other script; either is judged like status.
+	OpMonitor Op = "monitor"
 )
 
 // Kind is what a job does to its group.
@@ -40,6 +45,10 @@ const (
 	// here again, for its gratuitous ARP burst after a heal. It is queued
 	// like the group's start and stop, so it never overlaps them.
 	Announce
+	// Monitor runs the monitor op of the listed resources of a group held
+	// here, left to right, and ends at the first that is not healthy. It
+	// is queued like the other jobs, so it never overlaps a start or stop.
+	Monitor
 )
 
 func (k Kind) String() string {
@@ -48,6 +57,8 @@ func (k Kind) String() string {
 		return "start"
 	case Stop:
 		return "stop"
+	case Monitor:
+		return "monitor"
 	}
 	return "announce"
 }
@@ -62,6 +73,8 @@ type Job struct {
 	Peer string
 	// Resource is the address resource an Announce starts.
 	Resource haresources.Resource
+	// Resources are the ones a Monitor checks, in group order.
+	Resources []haresources.Resource
 }
 
 // Config sets the policy.
@@ -118,6 +131,9 @@ type Finished struct {
 	OK       bool
 	Fatal    bool
 	Resource string
+	// Output is what the failed monitor op said (its first line), for the
+	// "failed its monitor check" line.
+	Output string
 }
 
 // Log is a line for the log, under the ResourceManager tag Heartbeat's
@@ -149,6 +165,9 @@ type Result struct {
 	// ends so is a stop failure at once: a retry or a status run would
 	// hang the same way.
 	Unkillable bool
+	// Output is the op's first line of output, trimmed (for a monitor's
+	// log line; the executor has logged the whole output already).
+	Output string
 }
 
 // failed: the run counts as a failure for start or stop.

@@ -25,6 +25,8 @@ const (
 	verifying
 	// announcing waits for the announce's start run.
 	announcing
+	// monitoring waits for the monitor run of resource idx.
+	monitoring
 )
 
 type job struct {
@@ -225,6 +227,10 @@ func (r *Runs) start(j *job) {
 	case Announce:
 		j.g.Resources = []haresources.Resource{j.Resource}
 		r.runOp(j, announcing, OpStart)
+	case Monitor:
+		j.g.Resources = j.Job.Resources
+		j.idx = 0
+		r.monitorNext(j)
 	}
 }
 
@@ -280,6 +286,8 @@ func (r *Runs) runOp(j *job, p phase, op Op) {
 func (r *Runs) onResult(j *job, res Result) {
 	token := j.g.Resources[j.idx].Raw
 	switch j.phase {
+	case monitoring:
+		r.onMonitor(j, res, token)
 	case announcing:
 		// The address stays configured; only its announcement may have
 		// failed, and the executor has logged that.

@@ -92,6 +92,9 @@ func (m *machine) exec(run Run) Result {
 	case OpStop:
 		m.up[tok] = false
 	}
+	if run.Op == OpMonitor && !m.up[tok] {
+		return Result{ID: run.ID, Exit: 7, Output: "stopped"}
+	}
 	return Result{ID: run.ID, Running: m.up[tok]}
 }
 

@@ -36,6 +36,8 @@ type Config struct {
 	// Runs sets the policy of running groups (stop retries, their
 	// interval and budget); its Groups come from RM.Groups.
 	Runs grouprun.Config
+	// Monitor says which resources are monitored, how often (monitor.go).
+	Monitor MonitorConfig
 }
 
 // Event is one input to Step.

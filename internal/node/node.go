@@ -45,6 +45,7 @@ type Node struct {
 	facts facts
 	// fenceDevs are the fence devices' last checks (fencedev.go).
 	fenceDevs []FenceDeviceState
+	mon       monitorState // resource monitoring (monitor.go)
 }
 
 type pendingAdmin struct {
@@ -121,6 +122,8 @@ func (n *Node) Step(now time.Time, ev Event) []Action {
 		n.drain()
 	}
 	n.announceTick()
+	n.monitorTick()
+	n.drain()
 	n.observe(ev)
 	return n.out
 }
@@ -288,8 +291,12 @@ func (n *Node) onRuns(acts []grouprun.Action) {
 		case grouprun.Log:
 			n.emit(Log{Entity: EntityResourceManager, Level: a.Level, Text: a.Text})
 		case grouprun.Finished:
-			if a.Job.Kind == grouprun.Announce {
+			switch a.Job.Kind {
+			case grouprun.Announce:
 				continue // the outcome is in the log
+			case grouprun.Monitor:
+				n.monitorDone(a)
+				continue
 			}
 			n.queue = append(n.queue, rm.GroupDone{Key: a.Job.Key, Op: rm.GroupOp(a.Job.Kind.String()),
 				OK: a.OK, Fatal: a.Fatal, Resource: a.Resource})
@@ -372,6 +379,7 @@ func (n *Node) NextWake() time.Time {
 	}
 	earlier(n.announce.at)
 	earlier(n.runs.NextWake())
+	earlier(n.monitorWake())
 	for _, o := range n.outdate.waits {
 		earlier(o.deadline)
 	}

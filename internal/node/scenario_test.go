@@ -28,7 +28,10 @@ import (
 //	                      groups (comma list of HOME:RES[+RES...]; the first
 //	                      resource is the key), keepalive, deadtime,
 //	                      initdead (durations), stonith (holder|heartbeat:
-//	                      a device and the fence policy), fence_delay
+//	                      a device and the fence policy), fence_delay,
+//	                      monitor (monitor_interval), monitor_max,
+//	                      monitor_window, monitor_off (a resource token
+//	                      not monitored)
 //	start                 the daemon starts
 //	heartbeats on|off [links=eth1,eth2]
 //	                      pa2's status messages arrive every keepalive on
@@ -39,7 +42,7 @@ import (
 //	script ID ok|fail|running|stopped|missing|incomplete
 //	                      the outcome of the RunScript with that ID: ok and
 //	                      fail for a start or stop (exit 0 or 1), running
-//	                      or stopped for a status
+//	                      or stopped for a status or monitor
 //	outdate ID RES [timeout=DUR]
 //	                      drbd-peer-outdater here asks to outdate RES
 //	drbdadm RES EXIT      drbdadm outdate RES, run for pa2, exited with EXIT
@@ -62,6 +65,8 @@ type nodeScenario struct {
 	fenceDelay                    time.Duration
 	groups                        []haresources.Group
 	keepalive, deadtime, initdead time.Duration
+	monitor                       MonitorConfig
+	monitorPolicy                 rm.MonitorPolicy
 
 	links     []string
 	beating   bool
@@ -87,6 +92,14 @@ func (s *nodeScenario) config(c scenario.Cmd) error {
 			s.deadtime, err = time.ParseDuration(kv.Value)
 		case "initdead":
 			s.initdead, err = time.ParseDuration(kv.Value)
+		case "monitor":
+			s.monitor.Interval, err = time.ParseDuration(kv.Value)
+		case "monitor_off":
+			s.monitor.Override = map[string]time.Duration{kv.Value: 0}
+		case "monitor_max":
+			s.monitorPolicy.MaxRestarts, err = strconv.Atoi(kv.Value)
+		case "monitor_window":
+			s.monitorPolicy.Window, err = time.ParseDuration(kv.Value)
 		case "groups":
 			for _, g := range strings.Split(kv.Value, ",") {
 				home, res, ok := strings.Cut(g, ":")
@@ -118,9 +131,10 @@ func (s *nodeScenario) build() error {
 			Generation: 7, UUID: [16]byte{1}, HopFudge: 1, MaxRexmitDelay: 250 * time.Millisecond, Seed: 1,
 			DeadCheck: time.Millisecond},
 		RM: rm.Config{Local: "pa1", Peer: "pa2", Groups: s.groups, AutoFailback: s.failback, OnStopFailure: rm.OnStopFailureBlock,
-			Stonith: s.stonith != "", FencePolicy: s.stonith, FenceDelay: s.fenceDelay},
+			Stonith: s.stonith != "", FencePolicy: s.stonith, FenceDelay: s.fenceDelay, Monitor: s.monitorPolicy},
 		Haresources: &haresources.File{Groups: s.groups}, HaresourcesPath: "/etc/ha.d/haresources",
-		Runs: grouprun.Config{StopRetries: 2},
+		Runs:    grouprun.Config{StopRetries: 2},
+		Monitor: s.monitor,
 	}
 	n, err := New(cfg)
 	s.n = n

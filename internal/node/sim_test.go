@@ -29,15 +29,6 @@ import (
 var simSeed = flag.Int64("simseed", 0, "replay this simulator seed only, with its trace")
 
 func TestSim(t *testing.T) {
-	if *simSeed > 0 {
-		for _, mode := range []string{"on", "off", "legacy"} {
-			t.Run(mode, func(t *testing.T) {
-				w := simRun(t, *simSeed, mode)
-				t.Logf("seed %d violations %v\n%s", *simSeed, w.violations, w.dump())
-			})
-		}
-		return
-	}
 	seeds := 300
 	if v := os.Getenv("HBD_SIM_SEEDS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -51,20 +42,7 @@ func TestSim(t *testing.T) {
 	}
 	for _, mode := range []string{"on", "off", "legacy"} {
 		t.Run(mode, func(t *testing.T) {
-			failed := 0
-			for seed := int64(1); seed <= int64(seeds); seed++ {
-				w := simRun(t, seed, mode)
-				if len(w.violations) == 0 {
-					continue
-				}
-				failed++
-				t.Logf("failing seed %d (%s)", seed, w.cause())
-				if failed <= 3 {
-					t.Errorf("seed %d: %s\n  replay: go test ./internal/node -run 'TestSim/%s' -simseed=%d -v",
-						seed, strings.Join(w.violations, "\n  "), mode, seed)
-				}
-			}
-			t.Logf("%d seeds, %d failing", seeds, failed)
+			runSeeds(t, seeds, "TestSim/"+mode, func(seed int64) *world { return simRun(t, seed, mode) })
 		})
 	}
 }
@@ -75,15 +53,7 @@ func TestSim(t *testing.T) {
 // (checkExclusive), on top of TestSim's checks. Resets fail now and then.
 // It runs each fence policy on half of HBD_SIM_SEEDS per mode.
 func TestSimFencing(t *testing.T) {
-	seeds := 150
-	if v := os.Getenv("HBD_SIM_SEEDS"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 1 {
-			seeds = n / 2
-		}
-	}
-	if testing.Short() {
-		seeds = 50
-	}
+	seeds := halfSeeds(50)
 	for _, mode := range []string{"on", "off", "legacy"} {
 		for _, policy := range []string{rm.FencePolicyHolder, rm.FencePolicyHeartbeat} {
 			t.Run(mode+"/"+policy, func(t *testing.T) { simFencing(t, seeds, mode, policy) })
@@ -92,25 +62,19 @@ func TestSimFencing(t *testing.T) {
 }
 
 func simFencing(t *testing.T, seeds int, mode, policy string) {
-	if *simSeed > 0 {
-		w := simRunWith(t, *simSeed, mode, policy)
-		t.Logf("seed %d violations %v\n%s", *simSeed, w.violations, w.dump())
-		return
+	runSeeds(t, seeds, "TestSimFencing/"+mode+"/"+policy, func(seed int64) *world { return simRunWith(t, seed, mode, policy) })
+}
+
+// halfSeeds is half of HBD_SIM_SEEDS (default 150), short in -short mode:
+// the seed count of the simulator's variants.
+func halfSeeds(short int) int {
+	if testing.Short() {
+		return short
 	}
-	failed := 0
-	for seed := int64(1); seed <= int64(seeds); seed++ {
-		w := simRunWith(t, seed, mode, policy)
-		if len(w.violations) == 0 {
-			continue
-		}
-		failed++
-		t.Logf("failing seed %d (%s)", seed, w.cause())
-		if failed <= 3 {
-			t.Errorf("seed %d: %s\n  replay: go test ./internal/node -run 'TestSimFencing/%s/%s' -simseed=%d -v",
-				seed, strings.Join(w.violations, "\n  "), mode, policy, seed)
-		}
+	if n, err := strconv.Atoi(os.Getenv("HBD_SIM_SEEDS")); err == nil && n > 1 {
+		return n / 2
 	}
-	t.Logf("%d seeds, %d failing", seeds, failed)
+	return 150
 }
 
 // simRun plays one random schedule and checks the end state.
@@ -124,11 +88,7 @@ func simRunWith(t testing.TB, seed int64, mode, policy string) *world {
 		w.fenceFail = func() bool { return w.rng.Float64() < 0.1 }
 	}
 	r := w.rng
-	w.opFail = func(i int, key, op string) bool { return op == "start" && r.Float64() < 0.03 }
-	w.start(0)
-	w.run(time.Duration(r.Intn(3000)) * time.Millisecond)
-	w.start(1)
-	w.run(20 * time.Second)
+	w.boot()
 	faults := 1 + r.Intn(4)
 	for f := 0; f < faults; f++ {
 		w.fault()
@@ -142,6 +102,17 @@ func simRunWith(t testing.TB, seed int64, mode, policy string) *world {
 		}
 	}
 	return w
+}
+
+// boot starts both daemons a moment apart (starts fail now and then) and
+// lets them settle for 20 s.
+func (w *world) boot() {
+	r := w.rng
+	w.opFail = func(i int, key, op string) bool { return op == "start" && r.Float64() < 0.03 }
+	w.start(0)
+	w.run(time.Duration(r.Intn(3000)) * time.Millisecond)
+	w.start(1)
+	w.run(20 * time.Second)
 }
 
 // fault injects one random fault.

@@ -99,6 +99,13 @@ type world struct {
 	pings    bool
 	pingLost [2]bool
 
+	// monitor turns resource monitoring on (sim_monitor_test.go); sick
+	// makes node i's monitor of key fail while it returns true.
+	monitor       MonitorConfig
+	monitorPolicy rm.MonitorPolicy
+	sick          func(i int, key string) bool
+	monitorOps    int // monitor ops run, on both nodes
+
 	violations []string
 	trace      []string
 }
@@ -137,8 +144,10 @@ func (w *world) cfg(i int) Config {
 			Keepalive: simKeepalive, Deadtime: simDeadtime, Warntime: simDeadtime / 2, Initdead: simInitdead,
 			Generation: sn.gen, UUID: [16]byte{byte(i + 1)}, HopFudge: 1, MaxRexmitDelay: 250 * time.Millisecond, Seed: int64(i) + 7, DeadCheck: time.Millisecond},
 		RM: rm.Config{Local: sn.name, Peer: simNames[1-i], Groups: w.groups, AutoFailback: w.mode, OnStopFailure: rm.OnStopFailureBlock,
-			Stonith: w.stonith, FencePolicy: w.fencePolicy, FenceDelay: simFenceDelay, FenceDelayMax: 2 * time.Second, Seed: int64(i) + 11},
+			Stonith: w.stonith, FencePolicy: w.fencePolicy, FenceDelay: simFenceDelay, FenceDelayMax: 2 * time.Second, Seed: int64(i) + 11,
+			Monitor: w.monitorPolicy},
 		Haresources: hf, HaresourcesPath: "/etc/ha.d/haresources",
+		Monitor: w.monitor,
 	}
 	if w.pings {
 		c.Membership.PingNames, c.Membership.Deadping = []string{simPingNode}, simDeadtime
@@ -457,6 +466,12 @@ func (w *world) finish(i int, o op) {
 	case r.Kind == grouprun.Announce:
 	case r.Op == grouprun.OpStatus:
 		res.Running = sn.actual[r.Key] == up
+	case r.Op == grouprun.OpMonitor:
+		w.monitorOps++
+		res.Running = sn.actual[r.Key] == up && (w.sick == nil || !w.sick(i, r.Key))
+		if !res.Running {
+			res.Exit, res.Output = 7, "failed: the simulator says so"
+		}
 	case r.Op == grouprun.OpStart && o.ok:
 		sn.actual[r.Key] = up
 	case r.Op == grouprun.OpStart:

@@ -112,9 +112,10 @@ func (s *Set) NodeConfig(r Run) node.Config {
 			AutoFailback: c.AutoFailback, OnStopFailure: c.StopFailure, PID: r.PID,
 			Stonith: len(c.FenceDevicesFor(r.Local)) > 0, FencePolicy: c.FencePolicy,
 			FenceDelay: c.FenceDelay, FenceDelayMax: c.FenceDelayMax, Seed: r.Seed,
-			PingTieBreak: c.PingTieBreak,
-			Ipfail:       c.IpfailOn(), IpfailDelay: 2 * c.Keepalive,
+			PingTieBreak: c.PingTieBreak, Monitor: s.MonitorPolicy(),
+			Ipfail: c.IpfailOn(), IpfailDelay: 2 * c.Keepalive,
 		},
+		Monitor:         s.MonitorConfig(),
 		Haresources:     s.Hares,
 		HaresourcesPath: filepath.Join(r.ConfDir, "haresources"),
 	}
@@ -204,7 +205,7 @@ func (s *Set) ScriptEnv(local, self string, pid int) []string {
 func (s *Set) ScriptRunner(confdir, local string, clk clock.Clock, log script.Logger) *script.Runner {
 	self, _ := os.Executable()
 	return &script.Runner{Dirs: haresources.ScriptDirs(confdir), Env: s.ScriptEnv(local, self, os.Getpid()),
-		Timeout: s.Cfg.ScriptTimeout, Log: log, Clock: clk}
+		Timeout: s.Cfg.ScriptTimeout, MonitorTimeout: s.Cfg.Monitor.Timeout, Log: log, Clock: clk}
 }
 
 // Fencer resets nodes with the STONITH devices local may use.

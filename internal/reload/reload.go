@@ -56,6 +56,7 @@ func Read(confdir, local string) (*Set, diag.List) {
 	l = append(append(l, l2...), l3...)
 	if cfg != nil && hr != nil {
 		l = append(l, haresources.CheckNodes(hr, cfg.Nodes)...)
+		l = append(l, checkMonitorNames(cfg, hr)...)
 	}
 	return &Set{Cfg: cfg, Auth: ak, Hares: hr, AuthFile: akPath}, l
 }

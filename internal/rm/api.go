@@ -78,6 +78,8 @@ type Config struct {
 	Seed                      int64
 	// OnStopFailure is OnStopFailureReboot (default) or OnStopFailureBlock.
 	OnStopFailure string
+	// Monitor is what to do when a monitor check fails (monitor.go).
+	Monitor MonitorPolicy
 	// PID, when non-zero, is appended to "Heartbeat shutdown in progress.".
 	PID int
 }

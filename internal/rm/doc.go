@@ -74,6 +74,14 @@ package rm
 //   - Ping tie-breaker (isolated.go): a node that reaches none of its ping
 //     nodes while the peer is dead takes nothing, fences nothing, and
 //     releases what it holds; Heartbeat has no such rule.
+//   - Resource monitoring (extension, off by default; monitor.go): a
+//     MonitorFailed restarts the group here up to MaxRestarts times within
+//     Window, then hands its set away with the standby exchange (nobody to
+//     take it: restarted again). A node that gave a group away for
+//     failures leaves the peer's standby request for it unanswered (as a
+//     node in flux does) for FailureTimeout or until cleanup; the peer then
+//     stops the group with a CRIT line. A dead peer's groups are taken
+//     over regardless.
 //
 // Known limit: rsc_hold names sets, not groups. A node holding a group of
 // the other node's home set failed-stop claims that whole set (so that a

@@ -133,6 +133,8 @@ type Manager struct {
 	early []*wire.Message // peer's starting/resource before our comm-up
 
 	audited []string // audit's complaints in force, each logged once
+
+	mon monitorBook // monitor failures (monitor.go)
 }
 
 const maxEarly = 16
@@ -142,6 +144,7 @@ func New(cfg Config) *Manager {
 	cfg.setDefaults()
 	cfg.Local = strings.ToLower(cfg.Local)
 	cfg.Peer = strings.ToLower(cfg.Peer)
+	cfg.Monitor.setDefaults()
 	m := &Manager{
 		cfg:        cfg,
 		nice:       cfg.AutoFailback != FailbackLegacy,
@@ -189,6 +192,8 @@ func (m *Manager) Step(now time.Time, ev Event) []Action {
 		m.onPingReach(e)
 	case PeerLinkDead:
 		m.ipfailLinkDead()
+	case MonitorFailed:
+		m.onMonitorFailed(e)
 	case Tick:
 		m.onTick()
 	case Shutdown:

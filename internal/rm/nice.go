@@ -416,4 +416,5 @@ func (m *Manager) onTick() {
 		m.emit(Fence{Node: m.fencing})
 	}
 	m.ipfailTick()
+	m.monitorTick()
 }

@@ -89,6 +89,9 @@ func (m *Manager) askForResources(msg *wire.Message, fromMe bool) {
 			ignored = true
 			break
 		}
+		if !fromMe && m.monitorRefuses(m.actSet(false, rtype), from) {
+			return
+		}
 		m.otherStable = false
 		m.logf(LevelInfo, "%s wants to go standby [%s]", from, rtype)
 		if fromMe {
@@ -342,6 +345,9 @@ func (m *Manager) cleanup(e Admin) {
 	g := m.byKey[e.Set]
 	if g == nil {
 		m.emit(Reply{Cmd: e.Cmd, Text: fmt.Sprintf("cleanup: no resource group %q in haresources", e.Set)})
+		return
+	}
+	if m.monitorCleanup(g, e.Cmd) {
 		return
 	}
 	if g.state != FailedStop {

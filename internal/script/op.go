@@ -16,6 +16,9 @@ import (
 // outcome (status before start, the release of a half-started group,
 // stop retries) is decided by the node core (internal/grouprun), not here.
 func (r *Runner) RunOp(ctx context.Context, res haresources.Resource, op string, env []string) Result {
+	if op == OpMonitor {
+		return r.runMonitor(ctx, res, env)
+	}
 	if op != "start" && op != "stop" {
 		out := r.RunEnv(ctx, res, op, env)
 		if out.Err != nil {

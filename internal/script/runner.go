@@ -74,6 +74,9 @@ type Runner struct {
 	// then SIGKILL after KillGrace; ReapGrace bounds the wait after that.
 	Timeout   time.Duration
 	KillGrace time.Duration // default DefaultKillGrace
+	// MonitorTimeout bounds a monitor op (ha.cf monitor_timeout) in
+	// addition to Timeout; 0 = Timeout only.
+	MonitorTimeout time.Duration
 	// ReapGrace is how long the script may take to die after SIGKILL.
 	// A process blocked in the kernel (a hung umount or NFS call, D state)
 	// does not die of SIGKILL until the kernel lets go of it, which may be
