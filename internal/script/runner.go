@@ -199,7 +199,10 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 	stderrLines := &lineSplitter{max: logs.limits.MaxLineBytes, out: logs.add}
 	detached := false
 
-	cmd, stdoutR, stderrR, err := r.startProcess(argv, mergeEnv(mergeEnv(baseEnv, r.Env), env))
+	cmd, stdoutR, stderrR, spare, err := r.startProcess(argv, mergeEnv(mergeEnv(baseEnv, r.Env), env))
+	if spare {
+		defer r.Spares.done()
+	}
 	if err != nil {
 		out.Err = fmt.Errorf("run %s %s: %w", path, op, err)
 		return out
@@ -305,22 +308,23 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 
 // startProcess starts argv in its own process group, with its stdout and
 // stderr on pipes whose read ends it returns: a standby helper from Spares
-// when argv[0] is a wrapper of a built-in agent, or a fork and exec.
-func (r *Runner) startProcess(argv, env []string) (cmd *exec.Cmd, stdout, stderr *os.File, err error) {
+// when argv[0] is a wrapper of a built-in agent (spare is then set), or
+// a fork and exec.
+func (r *Runner) startProcess(argv, env []string) (cmd *exec.Cmd, stdout, stderr *os.File, spare bool, err error) {
 	if r.Spares != nil {
 		if sp, ok := r.Spares.take(argv[0], argv[1:], env); ok {
-			return sp.cmd, sp.stdout, sp.stderr, nil
+			return sp.cmd, sp.stdout, sp.stderr, true, nil
 		}
 	}
 	stdoutR, stdoutW, err := os.Pipe()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, false, err
 	}
 	stderrR, stderrW, err := os.Pipe()
 	if err != nil {
 		stdoutR.Close()
 		stdoutW.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, false, err
 	}
 	cmd = &exec.Cmd{
 		Path:        argv[0],
@@ -337,9 +341,9 @@ func (r *Runner) startProcess(argv, env []string) (cmd *exec.Cmd, stdout, stderr
 	if err != nil {
 		stdoutR.Close()
 		stderrR.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, false, err
 	}
-	return cmd, stdoutR, stderrR, nil
+	return cmd, stdoutR, stderrR, false, nil
 }
 
 // killGroup ends a script that overran: SIGTERM to its process group, then

@@ -27,7 +27,9 @@ import (
 // a goroutine stuck in a netlink or mount call cannot be killed, and a Go
 // runtime fatal error in an agent would take the daemon down.
 //
-// A helper taken is replaced at once, off the critical path; a helper found
+// Helpers taken are replaced once no op runs in one (a takeover's status
+// and start, back to back, should not share two CPUs with the start of a
+// new Go process), or at once when none is left; a helper found
 // dead, or started from a binary that has since been replaced (a package
 // upgrade), is discarded and that op forks as before. Helpers hold nothing
 // but their pipes: one whose daemon is gone reads EOF and exits.
@@ -35,10 +37,11 @@ type Spares struct {
 	bin  string
 	size int
 
-	mu      sync.Mutex
-	idle    []*spare
-	pending int // being started
-	closed  bool
+	mu       sync.Mutex
+	idle     []*spare
+	pending  int // being started
+	inFlight int // ops running in taken helpers
+	closed   bool
 }
 
 // DefaultSpares is enough for a status then a start, or two groups taken
@@ -140,11 +143,11 @@ func (s *Spares) take(path string, args, env []string) (*spare, bool) {
 	if err != nil {
 		return nil, false
 	}
-	defer s.refill()
 	for {
 		s.mu.Lock()
 		if len(s.idle) == 0 {
 			s.mu.Unlock()
+			s.refill()
 			return nil, false
 		}
 		sp := s.idle[0]
@@ -164,7 +167,26 @@ func (s *Spares) take(path string, args, env []string) (*spare, bool) {
 			s.discard(sp)
 			continue
 		}
+		s.mu.Lock()
+		s.inFlight++
+		empty := len(s.idle) == 0
+		s.mu.Unlock()
+		if empty {
+			s.refill()
+		}
 		return sp, true
+	}
+}
+
+// done is told when the op of a taken helper has ended: once none runs,
+// the pool is filled up again.
+func (s *Spares) done() {
+	s.mu.Lock()
+	s.inFlight--
+	quiet := s.inFlight == 0
+	s.mu.Unlock()
+	if quiet {
+		s.refill()
 	}
 }
 

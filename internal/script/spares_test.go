@@ -56,6 +56,7 @@ func registerTestAgents() {
 		}
 		return 0
 	})
+	agent.Register("TNop", func(_ []string, io agent.IO) int { io.Printf("stopped"); return 0 })
 	agent.Register("TPanic", func([]string, agent.IO) int { panic("agent bug") })
 	// TStuck leaves a child in its process group and hangs.
 	agent.Register("TStuck", func(args []string, io agent.IO) int {
@@ -75,14 +76,14 @@ const testWrapper = "#!/bin/sh\nexec \"${HEARTBEATD:-/usr/sbin/heartbeatd}\" res
 
 // sparesRunner is a Runner whose scripts dir holds wrappers of the test
 // agents, and whose spares are the test binary.
-func sparesRunner(t *testing.T, size int) (*Runner, string) {
+func sparesRunner(t testing.TB, size int) (*Runner, string) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, name := range []string{"TEnv", "TPanic", "TStuck"} {
+	for _, name := range []string{"TEnv", "TPanic", "TStuck", "TNop"} {
 		if err := os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, testWrapper, name), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +95,7 @@ func sparesRunner(t *testing.T, size int) (*Runner, string) {
 	return r, dir
 }
 
-func waitIdle(t *testing.T, s *Spares, n int) {
+func waitIdle(t testing.TB, s *Spares, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); s.Idle() != n; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -344,5 +345,32 @@ func TestBuiltinAgent(t *testing.T) {
 	}
 	if _, ok := BuiltinAgent(filepath.Join(dir, "missing")); ok {
 		t.Error("missing file taken for a wrapper")
+	}
+}
+
+// BenchmarkRunBuiltinAgent is one status op of a built-in agent that does
+// nothing, through a standby helper and, as before them, forked through
+// the wrapper (sh, then the binary).
+func BenchmarkRunBuiltinAgent(b *testing.B) {
+	for _, mode := range []string{"helper", "fork"} {
+		b.Run(mode, func(b *testing.B) {
+			r, dir := sparesRunner(b, 3)
+			if mode == "fork" {
+				p := filepath.Join(dir, "TNop")
+				os.WriteFile(p, fmt.Appendf(nil, testWrapper+"# forked\n", "TNop"), 0o755)
+			}
+			res := haresources.Resource{Script: "TNop"}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if mode == "helper" {
+					b.StopTimer()
+					waitIdle(b, r.Spares, 3) // as in a takeover: the pool is full
+					b.StartTimer()
+				}
+				if out := r.Run(context.Background(), res, "status"); out.Failed() || out.Running {
+					b.Fatalf("%+v", out)
+				}
+			}
+		})
 	}
 }
