@@ -28,8 +28,8 @@ import (
 // runtime fatal error in an agent would take the daemon down.
 //
 // Helpers taken are replaced once no op runs in one (a takeover's status
-// and start, back to back, should not share two CPUs with the start of a
-// new Go process), or at once when none is left; a helper found
+// and start, back to back, should not share two CPUs with the start of new
+// Go processes), or when an op found none left and forked; a helper found
 // dead, or started from a binary that has since been replaced (a package
 // upgrade), is discarded and that op forks as before. Helpers hold nothing
 // but their pipes: one whose daemon is gone reads EOF and exits.
@@ -44,9 +44,11 @@ type Spares struct {
 	closed   bool
 }
 
-// DefaultSpares is enough for a status then a start, or two groups taken
-// over in parallel, without waiting for a refill.
-const DefaultSpares = 3
+// DefaultSpares covers the status then the start of a takeover's first
+// resource. Each idle helper costs about 3 MB of PSS (the Go runtime and
+// the binary's package init) and no CPU; ops beyond the pool, such as a
+// second group taken over in parallel, fork as before.
+const DefaultSpares = 2
 
 type spare struct {
 	cmd            *exec.Cmd
@@ -169,11 +171,7 @@ func (s *Spares) take(path string, args, env []string) (*spare, bool) {
 		}
 		s.mu.Lock()
 		s.inFlight++
-		empty := len(s.idle) == 0
 		s.mu.Unlock()
-		if empty {
-			s.refill()
-		}
 		return sp, true
 	}
 }

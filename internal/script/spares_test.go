@@ -374,3 +374,23 @@ func BenchmarkRunBuiltinAgent(b *testing.B) {
 		})
 	}
 }
+
+// The daemon's run ends: its context takes the idle helpers with it.
+func TestSparesEndWithTheirContext(t *testing.T) {
+	self, _ := os.Executable()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := NewSpares(ctx, self, 2)
+	waitIdle(t, s, 2)
+	pids := idlePids(s)
+	cancel()
+	for deadline := time.Now().Add(5 * time.Second); s.Idle() != 0 || slices.ContainsFunc(pids, func(pid int) bool { return unix.Kill(pid, 0) == nil }); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("helpers %v not reaped after the context ended", pids)
+		}
+	}
+	s.refill()
+	time.Sleep(50 * time.Millisecond)
+	if s.Idle() != 0 {
+		t.Error("a helper was started after the context ended")
+	}
+}

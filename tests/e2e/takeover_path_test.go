@@ -81,7 +81,6 @@ func median(v []time.Duration) time.Duration {
 func takeoverPathOnce(t *testing.T, fork bool) (client, daemon time.Duration, err error) {
 	ok := t.Run(fmt.Sprintf("fork=%v", fork), func(t *testing.T) {
 		c := newCluster(t, "tkp", true)
-		defer dumpLogs(t, c)
 		n1, n2 := c.addDaemonNode("n1", 1, false), c.addDaemonNode("n2", 2, false)
 		if fork {
 			wrapper := filepath.Join(n2.confdir, "resource.d", "IPaddr")
@@ -138,7 +137,8 @@ func takeoverPathOnce(t *testing.T, fork bool) (client, daemon time.Duration, er
 			return json.Unmarshal(*st.LastFailover, &fo) == nil && !fo.Ended.IsZero()
 		})
 		if !fo.OK {
-			t.Errorf("takeover failed: %+v", fo)
+			b, _ := os.ReadFile(n2.logfile + ".debug")
+			t.Errorf("takeover failed: %+v; n2's debug log:\n%s", fo, b)
 			return
 		}
 		daemon = fo.Ended.Sub(fo.Began)
