@@ -99,10 +99,18 @@ func takeoverPathOnce(t *testing.T, fork bool) (client, daemon time.Duration, er
 		}
 		n1.launch()
 		n2.launch()
-		waitFor(t, 40*time.Second, "n1 holds the VIP", func() bool {
-			s, _ := n2.clStatus("rscstatus")
-			return n1.holdsVIP(vip) && (s == "none" || s == "local")
-		})
+		for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if s, _ := n2.clStatus("rscstatus"); n1.holdsVIP(vip) && (s == "none" || s == "local") {
+				break
+			}
+			if time.Now().After(deadline) {
+				for _, n := range []*hbNode{n1, n2} {
+					b, _ := os.ReadFile(n.logfile + ".debug")
+					t.Logf("==== %s's debug log ====\n%s", n.name, b)
+				}
+				t.Fatalf("n1 does not hold the VIP after 40 s")
+			}
+		}
 		time.Sleep(6 * time.Second) // past the start-up deadtime
 		n2mac := strings.TrimSpace(n2.ns.MustExec("cat", "/sys/class/net/eth1/address"))
 		capture := filepath.Join(t.TempDir(), "arp.txt")
@@ -137,8 +145,8 @@ func takeoverPathOnce(t *testing.T, fork bool) (client, daemon time.Duration, er
 			return json.Unmarshal(*st.LastFailover, &fo) == nil && !fo.Ended.IsZero()
 		})
 		if !fo.OK {
-			b, _ := os.ReadFile(n2.logfile + ".debug")
-			t.Errorf("takeover failed: %+v; n2's debug log:\n%s", fo, b)
+			st, _ := exec.Command(binary(t), "status", "--rundir", n2.rundir, "--json").Output()
+			t.Errorf("takeover failed: %+v; n2's status:\n%s", fo, st)
 			return
 		}
 		daemon = fo.Ended.Sub(fo.Began)
