@@ -12,6 +12,11 @@ import (
 // ARGS... start|stop|status`. The wrappers in /etc/ha.d/resource.d call it,
 // so the agents sit exactly where Heartbeat's scripts did.
 func resourceMain(args []string) int {
+	if len(args) == 1 && args[0] == agent.StandbyFlag {
+		// A helper the daemon's script runner started in advance
+		// (internal/script, spares.go): one agent run, sent on stdin.
+		return agent.ServeStandby(os.Stdin, os.Stderr)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintf(os.Stderr, "usage: heartbeatd resource NAME ARGS... start|stop|status\nagents: %s\n", strings.Join(agent.Names(), " "))
 		if len(args) == 0 {

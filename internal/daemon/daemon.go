@@ -207,9 +207,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	d.metrics = metrics.Start(d.cfg.MetricsListen, Version, d.clock.Now, func(f string, a ...any) { d.log.Logf(logging.Error, f, a...) })
 	defer d.metrics.Close()
+	sctx, cancelSrv := context.WithCancel(context.Background())
+	defer cancelSrv()
 	scripts := d.opts.Scripts
 	if scripts == nil {
-		scripts = d.applied.ScriptRunner(d.opts.ConfDir, d.local, d.clock, d.log)
+		scripts = d.applied.ScriptRunner(sctx, d.opts.ConfDir, d.local, d.clock, d.log)
 	}
 	fencer := d.applied.Fencer(d.local, func(l level.Level, text string) { d.log.Log("heartbeat", l, text) })
 	d.exec = &executor{scripts: d.metrics.Scripts(scripts), fencer: fencer, drbdadm: cmp.Or(d.opts.Drbdadm, "drbdadm"), clock: d.clock, done: make(chan node.Event, 16)}
@@ -226,8 +228,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	srv.Log = func(f string, a ...any) { d.log.Logf(logging.Warn, f, a...) }
 	d.ctl = srv
-	sctx, cancelSrv := context.WithCancel(context.Background())
-	defer cancelSrv()
 	go srv.Serve(sctx)
 	defer srv.Close()
 	d.watchConfig(sctx)

@@ -1,6 +1,7 @@
 package reload
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -201,11 +202,17 @@ func (s *Set) ScriptEnv(local, self string, pid int) []string {
 
 // ScriptRunner runs this set's resource scripts for local: found by the
 // resolver `heartbeatd check` uses, with Heartbeat's environment and the
-// script_timeout; log gets the lines (entity, level word, text).
-func (s *Set) ScriptRunner(confdir, local string, clk clock.Clock, log script.Logger) *script.Runner {
+// script_timeout; log gets the lines (entity, level word, text). The ops
+// of heartbeatd's own agents run in helpers started in advance
+// (script.Spares) until ctx ends.
+func (s *Set) ScriptRunner(ctx context.Context, confdir, local string, clk clock.Clock, log script.Logger) *script.Runner {
 	self, _ := os.Executable()
-	return &script.Runner{Dirs: haresources.ScriptDirs(confdir), Env: s.ScriptEnv(local, self, os.Getpid()),
+	r := &script.Runner{Dirs: haresources.ScriptDirs(confdir), Env: s.ScriptEnv(local, self, os.Getpid()),
 		Timeout: s.Cfg.ScriptTimeout, MonitorTimeout: s.Cfg.Monitor.Timeout, Log: log, Clock: clk}
+	if self != "" {
+		r.Spares = script.NewSpares(ctx, self, 0)
+	}
+	return r
 }
 
 // Fencer resets nodes with the STONITH devices local may use.

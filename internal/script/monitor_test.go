@@ -10,37 +10,8 @@ import (
 	"heartbeatd/haresources"
 )
 
-func TestBuiltinAgent(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	// The shipped wrappers name their agent.
-	for _, name := range []string{"IPaddr", "Filesystem", "iscsitarget"} {
-		if got := BuiltinAgent(filepath.Join("..", "..", "resource.d", name)); got != name {
-			t.Errorf("resource.d/%s: BuiltinAgent = %q", name, got)
-		}
-	}
-	for name, text := range map[string]string{
-		"init":    "#!/bin/sh\ncase $1 in status) echo running;; esac\n",
-		"bash":    "#!/bin/bash\nexec \"${HEARTBEATD:-/usr/sbin/heartbeatd}\" resource IPaddr \"$@\"\n",
-		"another": "#!/bin/sh\nexec /usr/local/bin/other resource IPaddr \"$@\"\n",
-	} {
-		if got := BuiltinAgent(write(name, text)); got != "" {
-			t.Errorf("%s: BuiltinAgent = %q, want none", name, got)
-		}
-	}
-	if got := BuiltinAgent(filepath.Join(dir, "absent")); got != "" {
-		t.Errorf("absent file: %q", got)
-	}
-}
-
 // A monitor of an init-style script runs its status; of a built-in agent
-// with a monitor op, monitor; of a built-in agent without one, status.
+// (all have a monitor op), monitor.
 func TestMonitorOpChoice(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "ops")
@@ -66,7 +37,7 @@ func TestMonitorOpChoice(t *testing.T) {
 	tgt := r.RunOp(ctx, haresources.Resource{Script: "iscsitarget", Args: []string{"x"}}, OpMonitor, nil)
 	db := r.RunOp(ctx, haresources.Resource{Script: "mysql"}, OpMonitor, nil)
 	got, _ := os.ReadFile(log)
-	if want := "IPaddr monitor\niscsitarget status\nmysql status\n"; string(got) != want {
+	if want := "IPaddr monitor\niscsitarget monitor\nmysql status\n"; string(got) != want {
 		t.Errorf("ops run:\n%s\nwant:\n%s", got, want)
 	}
 	if !ip.Running || !tgt.Running || db.Running {

@@ -89,6 +89,9 @@ type Runner struct {
 	Clock  clock.Clock
 	Log    Logger
 	Output OutputLimits
+	// Spares, if set, runs the ops of heartbeatd's own agents in helpers
+	// started in advance instead of forking the wrapper.
+	Spares *Spares
 }
 
 // Result is what one script run produced.
@@ -199,33 +202,11 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 	stderrLines := &lineSplitter{max: logs.limits.MaxLineBytes, out: logs.add}
 	detached := false
 
-	stdoutR, stdoutW, err := os.Pipe()
-	if err != nil {
-		out.Err = fmt.Errorf("run %s %s: %w", path, op, err)
-		return out
+	cmd, stdoutR, stderrR, spare, err := r.startProcess(argv, mergeEnv(mergeEnv(baseEnv, r.Env), env))
+	if spare {
+		defer r.Spares.done()
 	}
-	stderrR, stderrW, err := os.Pipe()
 	if err != nil {
-		stdoutR.Close()
-		stdoutW.Close()
-		out.Err = fmt.Errorf("run %s %s: %w", path, op, err)
-		return out
-	}
-	cmd := &exec.Cmd{
-		Path:        path,
-		Args:        argv,
-		Env:         mergeEnv(mergeEnv(baseEnv, r.Env), env),
-		Dir:         "/",
-		Stdout:      stdoutW,
-		Stderr:      stderrW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
-	}
-	err = cmd.Start()
-	stdoutW.Close()
-	stderrW.Close()
-	if err != nil {
-		stdoutR.Close()
-		stderrR.Close()
 		out.Err = fmt.Errorf("run %s %s: %w", path, op, err)
 		return out
 	}
@@ -326,6 +307,46 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 	mu.Unlock()
 	out.Output, out.OmittedLines = logs.finish()
 	return out
+}
+
+// startProcess starts argv in its own process group, with its stdout and
+// stderr on pipes whose read ends it returns: a standby helper from Spares
+// when argv[0] is a wrapper of a built-in agent (spare is then set), or
+// a fork and exec.
+func (r *Runner) startProcess(argv, env []string) (cmd *exec.Cmd, stdout, stderr *os.File, spare bool, err error) {
+	if r.Spares != nil {
+		if sp, ok := r.Spares.take(argv[0], argv[1:], env); ok {
+			return sp.cmd, sp.stdout, sp.stderr, true, nil
+		}
+	}
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, false, err
+	}
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		stdoutR.Close()
+		stdoutW.Close()
+		return nil, nil, nil, false, err
+	}
+	cmd = &exec.Cmd{
+		Path:        argv[0],
+		Args:        argv,
+		Env:         env,
+		Dir:         "/",
+		Stdout:      stdoutW,
+		Stderr:      stderrW,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	err = cmd.Start()
+	stdoutW.Close()
+	stderrW.Close()
+	if err != nil {
+		stdoutR.Close()
+		stderrR.Close()
+		return nil, nil, nil, false, err
+	}
+	return cmd, stdoutR, stderrR, false, nil
 }
 
 // killGroup ends a script that overran: SIGTERM to its process group, then

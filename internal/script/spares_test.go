@@ -1,0 +1,407 @@
+package script
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"heartbeatd/haresources"
+	"heartbeatd/internal/agent"
+)
+
+// The test binary stands in for heartbeatd: `resource --standby` (a spare)
+// and `resource NAME ARGS...` (what the wrapper execs when an op forks)
+// run the test agents below.
+func TestMain(m *testing.M) {
+	if len(os.Args) >= 3 && os.Args[1] == "resource" {
+		registerTestAgents()
+		if os.Args[2] == agent.StandbyFlag {
+			os.Exit(agent.ServeStandby(os.Stdin, os.Stderr))
+		}
+		f, ok := agent.Lookup(os.Args[2])
+		if !ok {
+			os.Exit(agent.NotInstalled)
+		}
+		os.Exit(f(os.Args[3:], agent.OS()))
+	}
+	os.Exit(m.Run())
+}
+
+func registerTestAgents() {
+	// TEnv prints what an agent sees of its process.
+	agent.Register("TEnv", func(args []string, io agent.IO) int {
+		in, _ := ioReadAll(os.Stdin)
+		wd, _ := os.Getwd()
+		pgid, _ := unix.Getpgid(0)
+		io.Printf("pid=%d pgid=%d cwd=%s stdin=%d", os.Getpid(), pgid, wd, len(in))
+		io.Printf("args=%s", strings.Join(args, ","))
+		for _, kv := range os.Environ() {
+			io.Printf("env %s", kv)
+		}
+		// A tool the agent runs inherits the environment.
+		out, _ := exec.Command("sh", "-c", "echo child FOO=$FOO").Output()
+		io.Printf("%s", strings.TrimSpace(string(out)))
+		if args[len(args)-1] == "status" {
+			io.Printf("running")
+		}
+		return 0
+	})
+	agent.Register("TNop", func(_ []string, io agent.IO) int { io.Printf("stopped"); return 0 })
+	agent.Register("TPanic", func([]string, agent.IO) int { panic("agent bug") })
+	// TStuck leaves a child in its process group and hangs.
+	agent.Register("TStuck", func(args []string, io agent.IO) int {
+		c := exec.Command("sleep", "60")
+		if err := c.Start(); err != nil {
+			return 1
+		}
+		io.Printf("child=%d", c.Process.Pid)
+		c.Wait()
+		return 0
+	})
+}
+
+func ioReadAll(f *os.File) ([]byte, error) { return io.ReadAll(f) }
+
+const testWrapper = "#!/bin/sh\nexec \"${HEARTBEATD:-/usr/sbin/heartbeatd}\" resource %s \"$@\"\n"
+
+// sparesRunner is a Runner whose scripts dir holds wrappers of the test
+// agents, and whose spares are the test binary.
+func sparesRunner(t testing.TB, size int) (*Runner, string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"TEnv", "TPanic", "TStuck", "TNop"} {
+		if err := os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, testWrapper, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	r := &Runner{Dirs: []string{dir}, Env: []string{"HEARTBEATD=" + self, "FOO=bar"}, Spares: NewSpares(ctx, self, size)}
+	waitIdle(t, r.Spares, size)
+	return r, dir
+}
+
+func waitIdle(t testing.TB, s *Spares, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); s.Idle() != n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d spares idle, want %d", s.Idle(), n)
+		}
+	}
+}
+
+func idlePids(s *Spares) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int
+	for _, sp := range s.idle {
+		out = append(out, sp.cmd.Process.Pid)
+	}
+	return out
+}
+
+// fieldOf is the value of key=... in the first output line holding it.
+func fieldOf(out []string, key string) string {
+	for _, l := range out {
+		for _, f := range strings.Fields(l) {
+			if v, ok := strings.CutPrefix(f, key+"="); ok {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+func TestSparesRunBuiltinAgentInTakenHelper(t *testing.T) {
+	t.Setenv("HEARTBEATD_TEST_LEAK", "1") // the daemon's own environment
+	r, dir := sparesRunner(t, 2)
+	before := idlePids(r.Spares)
+	res := haresources.Resource{Script: "TEnv", Args: []string{"10.0.0.5/24/eth0"}}
+	out := r.RunEnv(context.Background(), res, "status", []string{"HA_TAKEOVER_FROM=n1"})
+	if out.Failed() || !out.Running {
+		t.Fatalf("run: %+v", out)
+	}
+	if out.Path != filepath.Join(dir, "TEnv") {
+		t.Errorf("Path = %q, want the wrapper", out.Path)
+	}
+	pid, _ := strconv.Atoi(fieldOf(out.Output, "pid"))
+	if !slices.Contains(before, pid) {
+		t.Errorf("agent ran in pid %d, not in a spare %v", pid, before)
+	}
+	if fieldOf(out.Output, "pgid") != strconv.Itoa(pid) {
+		t.Errorf("helper is not its own process group leader: %q", out.Output[0])
+	}
+	if got := fieldOf(out.Output, "cwd"); got != "/" {
+		t.Errorf("cwd = %q", got)
+	}
+	if got := fieldOf(out.Output, "stdin"); got != "0" {
+		t.Errorf("agent read %s bytes on stdin; want /dev/null", got)
+	}
+	if got := fieldOf(out.Output, "args"); got != "10.0.0.5/24/eth0,status" {
+		t.Errorf("args = %q", got)
+	}
+	env := map[string]bool{}
+	for _, l := range out.Output {
+		if kv, ok := strings.CutPrefix(l, "env "); ok {
+			env[kv] = true
+		}
+	}
+	for _, want := range []string{"FOO=bar", "HA_TAKEOVER_FROM=n1", "HA_DIR=/etc/ha.d"} {
+		if !env[want] {
+			t.Errorf("environment lacks %s: %v", want, env)
+		}
+	}
+	for kv := range env {
+		if strings.HasPrefix(kv, "HEARTBEATD_TEST_LEAK=") {
+			t.Errorf("daemon's environment leaked into the agent: %s", kv)
+		}
+	}
+	if !slices.Contains(out.Output, "child FOO=bar") {
+		t.Errorf("a tool the agent runs does not inherit its environment: %q", out.Output)
+	}
+	// The taken helper is replaced.
+	waitIdle(t, r.Spares, 2)
+	if slices.Contains(idlePids(r.Spares), pid) {
+		t.Errorf("used helper %d is back in the pool", pid)
+	}
+}
+
+func TestSparesReplacedWrapperRunsAsScript(t *testing.T) {
+	r, dir := sparesRunner(t, 1)
+	// An admin's own script where the wrapper was: it must run, as a script.
+	writeScript(t, dir, "TEnv", "echo admin script \"$@\"\n")
+	out := r.Run(context.Background(), haresources.Resource{Script: "TEnv", Args: []string{"x"}}, "start")
+	if out.Failed() || !slices.Contains(out.Output, "admin script x start") {
+		t.Fatalf("run: %+v", out)
+	}
+	if r.Spares.Idle() != 1 {
+		t.Errorf("a spare was taken for an admin's script")
+	}
+}
+
+func TestSparesDeadHelperFallsBackToFork(t *testing.T) {
+	r, _ := sparesRunner(t, 2)
+	dead := idlePids(r.Spares)
+	for _, pid := range dead {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	time.Sleep(50 * time.Millisecond)
+	out := r.Run(context.Background(), haresources.Resource{Script: "TEnv"}, "start")
+	if out.Failed() {
+		t.Fatalf("run: %+v", out)
+	}
+	pid, _ := strconv.Atoi(fieldOf(out.Output, "pid"))
+	if pid == 0 || slices.Contains(dead, pid) {
+		t.Errorf("pid %d: want a forked process, not one of the dead spares %v", pid, dead)
+	}
+	if got := fieldOf(out.Output, "args"); got != "start" {
+		t.Errorf("args = %q", got)
+	}
+	waitIdle(t, r.Spares, 2)
+	for _, pid := range dead {
+		if unix.Kill(pid, 0) == nil {
+			t.Errorf("dead spare %d was not reaped", pid)
+		}
+	}
+}
+
+func TestSparesTimeoutKillsHelperGroup(t *testing.T) {
+	r, _ := sparesRunner(t, 1)
+	r.Timeout, r.KillGrace = 300*time.Millisecond, 200*time.Millisecond
+	out := r.Run(context.Background(), haresources.Resource{Script: "TStuck"}, "start")
+	if !out.TimedOut || !out.Failed() {
+		t.Fatalf("want a timed-out failure: %+v", out)
+	}
+	child, _ := strconv.Atoi(fieldOf(out.Output, "child"))
+	if child == 0 {
+		t.Fatalf("no child pid in %q", out.Output)
+	}
+	// The agent's child, in the helper's process group, is gone too
+	// (reparented and reaped by init, or a zombie there for a moment).
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent's child %d survived the timeout: %s", child, b)
+		}
+	}
+}
+
+func TestSparesAgentPanicFailsTheOpOnly(t *testing.T) {
+	r, _ := sparesRunner(t, 2)
+	log := &recLogger{}
+	r.Log = log
+	out := r.RunOp(context.Background(), haresources.Resource{Script: "TPanic"}, "start", nil)
+	if !out.Failed() || out.ExitCode != 2 {
+		t.Fatalf("want exit 2 (Go's panic exit): %+v", out)
+	}
+	if !slices.ContainsFunc(out.Output, func(l string) bool { return strings.Contains(l, "panic: agent bug") }) {
+		t.Errorf("panic not in the output: %q", out.Output)
+	}
+	if !log.contains(LevelError, "Return code 2 from "+out.Path) {
+		t.Errorf("no Return code line: %v", log.records())
+	}
+	// The runner (the daemon) is fine and the next op runs.
+	if out := r.Run(context.Background(), haresources.Resource{Script: "TEnv"}, "status"); !out.Running {
+		t.Errorf("next op: %+v", out)
+	}
+}
+
+func TestSparesReplacedBinaryIsNotUsed(t *testing.T) {
+	self, _ := os.Executable()
+	bin := filepath.Join(t.TempDir(), "heartbeatd")
+	copyFile(t, self, bin)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "TEnv"), fmt.Appendf(nil, testWrapper, "TEnv"), 0o755)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &Runner{Dirs: []string{dir}, Env: []string{"HEARTBEATD=" + bin}, Spares: NewSpares(ctx, bin, 1)}
+	waitIdle(t, r.Spares, 1)
+	old := idlePids(r.Spares)
+	// A package upgrade puts a new file in place.
+	copyFile(t, self, bin+".new")
+	if err := os.Rename(bin+".new", bin); err != nil {
+		t.Fatal(err)
+	}
+	out := r.Run(context.Background(), haresources.Resource{Script: "TEnv"}, "start")
+	pid, _ := strconv.Atoi(fieldOf(out.Output, "pid"))
+	if out.Failed() || slices.Contains(old, pid) {
+		t.Fatalf("ran in a helper of the old binary (pid %d, old %v): %+v", pid, old, out)
+	}
+	waitIdle(t, r.Spares, 1)
+	// The refill runs the new binary: the next op uses it.
+	fresh := idlePids(r.Spares)
+	out = r.Run(context.Background(), haresources.Resource{Script: "TEnv"}, "start")
+	if pid, _ := strconv.Atoi(fieldOf(out.Output, "pid")); !slices.Contains(fresh, pid) {
+		t.Errorf("pid %d not a fresh spare %v", pid, fresh)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err == nil {
+		err = os.WriteFile(to, b, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSparesClosedReapsHelpers(t *testing.T) {
+	r, _ := sparesRunner(t, 3)
+	pids := idlePids(r.Spares)
+	r.Spares.Close()
+	for _, pid := range pids {
+		if unix.Kill(pid, 0) == nil {
+			t.Errorf("helper %d still there after Close", pid)
+		}
+	}
+	// Ops fork from now on.
+	if out := r.Run(context.Background(), haresources.Resource{Script: "TEnv"}, "status"); !out.Running {
+		t.Errorf("after Close: %+v", out)
+	}
+	if n := r.Spares.Idle(); n != 0 {
+		t.Errorf("%d spares started after Close", n)
+	}
+}
+
+func TestBuiltinAgent(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		text  string
+		agent string
+	}{
+		{fmt.Sprintf(testWrapper, "IPaddr"), "IPaddr"},
+		{strings.TrimSuffix(fmt.Sprintf(testWrapper, "IPaddr2"), "\n"), "IPaddr2"},
+		{fmt.Sprintf(testWrapper, "IPaddr") + "echo more\n", ""},
+		{"#!/bin/sh\nlogger hi\n" + fmt.Sprintf(testWrapper, "IPaddr")[10:], ""},
+		{"#!/bin/bash\nexec \"${HEARTBEATD:-/usr/sbin/heartbeatd}\" resource IPaddr \"$@\"\n", ""},
+		{"#!/bin/sh\nexec \"${HEARTBEATD:-/usr/sbin/heartbeatd}\" resource IPaddr; rm -rf / \"$@\"\n", ""},
+		{"#!/bin/sh\nexec /usr/local/bin/other resource IPaddr \"$@\"\n", ""},
+	} {
+		p := filepath.Join(dir, "w")
+		os.WriteFile(p, []byte(c.text), 0o755)
+		got, ok := BuiltinAgent(p)
+		if got != c.agent || ok != (c.agent != "") {
+			t.Errorf("%q: got %q %v, want %q", c.text, got, ok, c.agent)
+		}
+	}
+	if _, ok := BuiltinAgent(filepath.Join(dir, "missing")); ok {
+		t.Error("missing file taken for a wrapper")
+	}
+	// Every wrapper shipped in resource.d must be recognised, or its ops
+	// would silently fork and its monitor fall back to status.
+	shipped, _ := filepath.Glob(filepath.Join("..", "..", "resource.d", "*"))
+	if len(shipped) == 0 {
+		t.Fatal("no wrappers in resource.d")
+	}
+	for _, p := range shipped {
+		if got, ok := BuiltinAgent(p); !ok || got != filepath.Base(p) {
+			t.Errorf("%s: BuiltinAgent = %q %v", p, got, ok)
+		}
+	}
+}
+
+// BenchmarkRunBuiltinAgent is one status op of a built-in agent that does
+// nothing, through a standby helper and, as before them, forked through
+// the wrapper (sh, then the binary).
+func BenchmarkRunBuiltinAgent(b *testing.B) {
+	for _, mode := range []string{"helper", "fork"} {
+		b.Run(mode, func(b *testing.B) {
+			r, dir := sparesRunner(b, 3)
+			if mode == "fork" {
+				p := filepath.Join(dir, "TNop")
+				os.WriteFile(p, fmt.Appendf(nil, testWrapper+"# forked\n", "TNop"), 0o755)
+			}
+			res := haresources.Resource{Script: "TNop"}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if mode == "helper" {
+					b.StopTimer()
+					waitIdle(b, r.Spares, 3) // as in a takeover: the pool is full
+					b.StartTimer()
+				}
+				if out := r.Run(context.Background(), res, "status"); out.Failed() || out.Running {
+					b.Fatalf("%+v", out)
+				}
+			}
+		})
+	}
+}
+
+// The daemon's run ends: its context takes the idle helpers with it.
+func TestSparesEndWithTheirContext(t *testing.T) {
+	self, _ := os.Executable()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := NewSpares(ctx, self, 2)
+	waitIdle(t, s, 2)
+	pids := idlePids(s)
+	cancel()
+	for deadline := time.Now().Add(5 * time.Second); s.Idle() != 0 || slices.ContainsFunc(pids, func(pid int) bool { return unix.Kill(pid, 0) == nil }); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("helpers %v not reaped after the context ended", pids)
+		}
+	}
+	s.refill()
+	time.Sleep(50 * time.Millisecond)
+	if s.Idle() != 0 {
+		t.Error("a helper was started after the context ended")
+	}
+}
