@@ -10,7 +10,7 @@ FUZZTIME ?=
 # Commands that are the same binary under another name (multi-call).
 LINKS    := cl_status hb_takeover hb_standby drbd-peer-outdater
 
-.PHONY: all build test test-quick fuzz bench bench-cluster bench-loss lint install clean demo
+.PHONY: all build test test-quick fuzz bench bench-cluster bench-loss bench-takeover lint install clean demo
 
 all: build
 
@@ -82,6 +82,11 @@ bench-cluster: build
 
 bench-loss: build
 	$(GO) test -count=1 -p 1 -timeout 60m -tags 'netns bench' -run '^TestBenchLoss$$' -v ./tests/e2e 2>&1 | $(BENCH_FILTER)
+
+# bench-takeover: the takeover path alone (dead decision -> first gratuitous
+# ARP), through the standby helpers and forked; TAKEOVER_REPS runs of each.
+bench-takeover: build
+	$(GO) test -count=1 -p 1 -timeout 30m -tags 'netns bench' -run '^TestTakeoverPathLatency$$' -v ./tests/e2e 2>&1 | $(BENCH_FILTER)
 
 # ---- Debian package and manual pages (debian/, man/, tests/deb) ----------
 # `make deb` builds build/heartbeatd_VERSION_ARCH.deb from the working tree:

@@ -1,4 +1,4 @@
-//go:build netns
+//go:build netns && bench
 
 package e2e
 
