@@ -73,7 +73,7 @@ func usage(w *os.File) {
   heartbeatd status [--json] [--watch]   the whole cluster at a glance (haclient may run it)
   heartbeatd reload                  re-read the configuration
   heartbeatd cleanup GROUP-KEY       a group whose stop failed is stopped now: release it
-  heartbeatd resource NAME ARGS... start|stop|status   run a built-in resource agent
+  heartbeatd resource NAME ARGS... start|stop|status|monitor   run a built-in resource agent
   heartbeatd export pacemaker|corosync [--confdir DIR] [--format cib|crm] [--node NAME]   configuration for Pacemaker 2.1 / Corosync 3
   drbd-peer-outdater [-t SECS] [-r RES] [-p PEER]      DRBD fence-peer handler
 Admin commands accept --rundir DIR (default /run/heartbeatd).

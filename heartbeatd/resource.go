@@ -9,7 +9,7 @@ import (
 )
 
 // resourceMain runs a built-in resource agent: `heartbeatd resource NAME
-// ARGS... start|stop|status`. The wrappers in /etc/ha.d/resource.d call it,
+// ARGS... start|stop|status|monitor`. The wrappers in /etc/ha.d/resource.d call it,
 // so the agents sit exactly where Heartbeat's scripts did.
 func resourceMain(args []string) int {
 	if len(args) == 1 && args[0] == agent.StandbyFlag {
@@ -18,7 +18,7 @@ func resourceMain(args []string) int {
 		return agent.ServeStandby(os.Stdin, os.Stderr)
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintf(os.Stderr, "usage: heartbeatd resource NAME ARGS... start|stop|status\nagents: %s\n", strings.Join(agent.Names(), " "))
+		fmt.Fprintf(os.Stderr, "usage: heartbeatd resource NAME ARGS... start|stop|status|monitor\nagents: %s\n", strings.Join(agent.Names(), " "))
 		if len(args) == 0 {
 			return agent.BadArgs
 		}

@@ -32,7 +32,7 @@ import (
 
 func init() { agent.Register("drbddisk", Main) }
 
-// Main is the agent entry point: args are [RESOURCE] then start|stop|status.
+// Main is the agent entry point: args are [RESOURCE] then start|stop|status|monitor.
 func Main(args []string, io agent.IO) int {
 	return New(io.Getenv).Main(args, io)
 }

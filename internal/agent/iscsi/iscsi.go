@@ -46,7 +46,7 @@ func init() {
 	agent.Register("iSCSILogicalUnit", LogicalUnitMain)
 }
 
-// ServiceMain is the iscsitarget entry point: [iet|tgt] start|stop|status.
+// ServiceMain is the iscsitarget entry point: [iet|tgt] start|stop|status|monitor.
 func ServiceMain(args []string, io agent.IO) int { return New(io.Getenv).Service(args, io) }
 
 // TargetMain is the iSCSITarget entry point.
