@@ -9,10 +9,12 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"heartbeatd/internal/agent"
+	"heartbeatd/internal/clock"
 )
 
 // Spares keeps a few `heartbeatd resource --standby` helpers started in
@@ -27,9 +29,10 @@ import (
 // a goroutine stuck in a netlink or mount call cannot be killed, and a Go
 // runtime fatal error in an agent would take the daemon down.
 //
-// Helpers taken are replaced once no op runs in one (a takeover's status
-// and start, back to back, should not share two CPUs with the start of new
-// Go processes), or when an op found none left and forked; a helper found
+// Helpers taken are replaced once no op has run in one for refillQuiet (a
+// takeover's status and start, back to back with a little of the core's
+// work between them, should not share two CPUs with the start of new Go
+// processes), or at once when an op found none left and forked; a helper found
 // dead, or started from a binary that has since been replaced (a package
 // upgrade), is discarded and that op forks as before. Helpers hold nothing
 // but their pipes: one whose daemon is gone reads EOF and exits.
@@ -37,12 +40,21 @@ type Spares struct {
 	bin  string
 	size int
 
+	clk clock.Clock
+
 	mu       sync.Mutex
 	idle     []*spare
 	pending  int // being started
 	inFlight int // ops running in taken helpers
 	closed   bool
+	later    clock.Timer // the refill armed by done, if any
 }
+
+// refillQuiet is how long the pool waits, after the last op in a helper
+// ended, before it starts replacements. A takeover runs the status and then
+// the start of its first resource a few hundred microseconds apart; starting
+// a Go process in between would compete with the start for the CPU.
+const refillQuiet = 200 * time.Millisecond
 
 // DefaultSpares covers the status then the start of a takeover's first
 // resource. Each idle helper costs about 3 MB of PSS (the Go runtime and
@@ -78,7 +90,7 @@ func NewSpares(ctx context.Context, bin string, size int) *Spares {
 	if size <= 0 {
 		size = DefaultSpares
 	}
-	s := &Spares{bin: bin, size: size}
+	s := &Spares{bin: bin, size: size, clk: clock.Real{}}
 	s.refill()
 	context.AfterFunc(ctx, s.Close)
 	return s
@@ -88,6 +100,9 @@ func NewSpares(ctx context.Context, bin string, size int) *Spares {
 func (s *Spares) Close() {
 	s.mu.Lock()
 	s.closed = true
+	if s.later != nil {
+		s.later.Stop()
+	}
 	idle := s.idle
 	s.idle = nil
 	s.mu.Unlock()
@@ -176,16 +191,26 @@ func (s *Spares) take(path string, args, env []string) (*spare, bool) {
 	}
 }
 
-// done is told when the op of a taken helper has ended: once none runs,
-// the pool is filled up again.
+// done is told when the op of a taken helper has ended: once none has run
+// for refillQuiet, the pool is filled up again.
 func (s *Spares) done() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.inFlight--
-	quiet := s.inFlight == 0
-	s.mu.Unlock()
-	if quiet {
-		s.refill()
+	if s.inFlight > 0 || s.closed {
+		return
 	}
+	if s.later != nil {
+		s.later.Stop()
+	}
+	s.later = s.clk.AfterFunc(refillQuiet, func() {
+		s.mu.Lock()
+		busy := s.inFlight > 0 // its done arms the refill again
+		s.mu.Unlock()
+		if !busy {
+			s.refill()
+		}
+	})
 }
 
 // heartbeatdOf is the binary the wrappers exec under env.

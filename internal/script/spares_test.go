@@ -17,6 +17,7 @@ import (
 
 	"heartbeatd/haresources"
 	"heartbeatd/internal/agent"
+	"heartbeatd/internal/clock"
 )
 
 // The test binary stands in for heartbeatd: `resource --standby` (a spare)
@@ -178,6 +179,30 @@ func TestSparesRunBuiltinAgentInTakenHelper(t *testing.T) {
 	if slices.Contains(idlePids(r.Spares), pid) {
 		t.Errorf("used helper %d is back in the pool", pid)
 	}
+}
+
+// A takeover's status then start: the second op finds its helper waiting,
+// and no replacement is started until the pool has been quiet for
+// refillQuiet (a Go process starting would compete with the start).
+func TestSparesRefillWaitsForQuiet(t *testing.T) {
+	r, _ := sparesRunner(t, 2)
+	clk := clock.NewFake(time.Unix(0, 0))
+	r.Spares.clk = clk
+	res := haresources.Resource{Script: "TNop"}
+	for i, want := range []int{1, 0} {
+		if out := r.Run(context.Background(), res, "status"); out.Failed() {
+			t.Fatalf("op %d: %+v", i, out)
+		}
+		r.Spares.mu.Lock()
+		idle, pending := len(r.Spares.idle), r.Spares.pending
+		r.Spares.mu.Unlock()
+		if idle != want || pending != 0 {
+			t.Fatalf("after op %d: %d idle, %d being started; want %d and none", i, idle, pending, want)
+		}
+		clk.Advance(refillQuiet - time.Millisecond)
+	}
+	clk.Advance(time.Millisecond) // quiet since the second op for refillQuiet
+	waitIdle(t, r.Spares, 2)
 }
 
 func TestSparesReplacedWrapperRunsAsScript(t *testing.T) {
