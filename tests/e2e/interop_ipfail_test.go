@@ -32,11 +32,12 @@ func TestInteropIpfail(t *testing.T) {
 	}
 	ours.installIPaddr(stockIPaddr)
 
+	// The real node starts first and alone: it takes both groups after
+	// initdead, and with auto_failback off keeps them when heartbeatd
+	// joins. (Started together, each node takes its own group.)
 	real.startReal()
-	ours.start()
-	// The real node starts first and alone: it takes both groups, and
-	// with auto_failback off keeps them.
 	c.placement("n1", "n1", 40*time.Second, "initial acquisition")
+	ours.start()
 	stable := func(why, want1, want2 string) {
 		waitFor(t, 30*time.Second, why, func() bool {
 			a, _ := real.clStatus("rscstatus")
