@@ -27,9 +27,14 @@ var (
 	buildErr  error
 )
 
-// binary builds heartbeatd once per test process.
+// binary builds heartbeatd once per test process. HBD_E2E_BINARY names a
+// binary built elsewhere instead, to bench an older build beside this one
+// (make bench-cluster HBD_BENCH_ONLY=idle, once per build).
 func binary(t *testing.T) string {
 	t.Helper()
+	if p := os.Getenv("HBD_E2E_BINARY"); p != "" {
+		return p
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "heartbeatd-e2e-")
 		if err != nil {
