@@ -59,8 +59,7 @@ func simMonitorRun(t testing.TB, seed int64, mode string) *world {
 	w.sick = func(i int, key string) bool { return w.now.Before(sickUntil[i][key]) }
 	r := w.rng
 	w.boot()
-	faults := 1 + r.Intn(4)
-	for f := 0; f < faults; f++ {
+	w.faults(func() bool {
 		i := r.Intn(2)
 		key := w.groups[r.Intn(len(w.groups))].Key
 		switch r.Intn(4) {
@@ -74,10 +73,10 @@ func simMonitorRun(t testing.TB, seed int64, mode string) *world {
 			w.tracef("%s ---- %s sick for %v", w.nodes[i].name, key, d)
 			sickUntil[i][key] = w.now.Add(d)
 		default:
-			w.fault()
+			return false
 		}
-		w.run(time.Duration(2000+r.Intn(15000)) * time.Millisecond)
-	}
+		return true
+	})
 	w.heal()
 	sickUntil[0], sickUntil[1] = map[string]time.Time{}, map[string]time.Time{}
 	for i := range w.nodes {
@@ -87,12 +86,7 @@ func simMonitorRun(t testing.TB, seed int64, mode string) *world {
 			}
 		}
 	}
-	w.run(120 * time.Second)
-	for k, on := range w.owners() {
-		if len(on) != 1 {
-			w.violate("after the faults and 120 s connected, %s runs on %v", k, on)
-		}
-	}
+	w.settled()
 	return w
 }
 

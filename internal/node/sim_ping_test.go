@@ -1,9 +1,7 @@
 package node
 
 import (
-	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,34 +35,10 @@ func (w *world) echoPing(i int, m *wire.Message) {
 // exactly one machine after the faults (the ping node answers both again).
 // Legacy is left out: ipfail does nothing there.
 func TestSimPing(t *testing.T) {
-	seeds := 150
-	if v, err := strconv.Atoi(os.Getenv("HBD_SIM_SEEDS")); err == nil && v > 1 {
-		seeds = v / 2
-	}
-	if testing.Short() {
-		seeds = 25
-	}
+	seeds := halfSeeds(25)
 	for _, mode := range []string{"on", "off"} {
 		t.Run(mode, func(t *testing.T) {
-			if *simSeed > 0 {
-				w := simPingRun(t, *simSeed, mode)
-				t.Logf("seed %d violations %v\n%s", *simSeed, w.violations, w.dump())
-				return
-			}
-			failed := 0
-			for seed := int64(1); seed <= int64(seeds); seed++ {
-				w := simPingRun(t, seed, mode)
-				if len(w.violations) == 0 {
-					continue
-				}
-				failed++
-				t.Logf("failing seed %d (%s)", seed, w.cause())
-				if failed <= 3 {
-					t.Errorf("seed %d: %s\n  replay: go test ./internal/node -run 'TestSimPing/%s' -simseed=%d -v",
-						seed, strings.Join(w.violations, "\n  "), mode, seed)
-				}
-			}
-			t.Logf("%d seeds, %d failing", seeds, failed)
+			runSeeds(t, seeds, "TestSimPing/"+mode, func(seed int64) *world { return simPingRun(t, seed, mode) })
 		})
 	}
 }
@@ -78,22 +52,16 @@ func simPingRun(t testing.TB, seed int64, mode string) *world {
 	w.run(time.Duration(r.Intn(3000)) * time.Millisecond)
 	w.start(1)
 	w.run(20 * time.Second)
-	faults := 1 + r.Intn(4)
-	for f := 0; f < faults; f++ {
-		if i := r.Intn(2); r.Intn(3) == 0 {
-			w.pingLost[i] = true
-			w.tracef("%s ---- ping-lost", w.nodes[i].name)
-		} else {
-			w.fault()
+	w.faults(func() bool {
+		i := r.Intn(2)
+		if r.Intn(3) != 0 {
+			return false
 		}
-		w.run(time.Duration(2000+r.Intn(15000)) * time.Millisecond)
-	}
+		w.pingLost[i] = true
+		w.tracef("%s ---- ping-lost", w.nodes[i].name)
+		return true
+	})
 	w.heal()
-	w.run(120 * time.Second)
-	for k, on := range w.owners() {
-		if len(on) != 1 {
-			w.violate("after the faults and 120 s connected, %s runs on %v", k, on)
-		}
-	}
+	w.settled()
 	return w
 }

@@ -87,21 +87,36 @@ func simRunWith(t testing.TB, seed int64, mode, policy string) *world {
 		w.stonith, w.fencePolicy = true, policy
 		w.fenceFail = func() bool { return w.rng.Float64() < 0.1 }
 	}
-	r := w.rng
 	w.boot()
-	faults := 1 + r.Intn(4)
-	for f := 0; f < faults; f++ {
-		w.fault()
+	w.faults(nil)
+	w.heal()
+	w.settled()
+	return w
+}
+
+// faults plays 1 to 4 faults, each followed by 2 to 17 s of running. own,
+// if set, may inject a fault of the test's own instead: it returns false
+// to leave the turn to w.fault.
+func (w *world) faults(own func() bool) {
+	r := w.rng
+	n := 1 + r.Intn(4)
+	for f := 0; f < n; f++ {
+		if own == nil || !own() {
+			w.fault()
+		}
 		w.run(time.Duration(2000+r.Intn(15000)) * time.Millisecond)
 	}
-	w.heal()
+}
+
+// settled runs 120 s connected and checks that every group runs on exactly
+// one machine.
+func (w *world) settled() {
 	w.run(120 * time.Second)
 	for k, on := range w.owners() {
 		if len(on) != 1 {
 			w.violate("after the faults and 120 s connected, %s runs on %v", k, on)
 		}
 	}
-	return w
 }
 
 // boot starts both daemons a moment apart (starts fail now and then) and
