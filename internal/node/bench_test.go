@@ -48,3 +48,40 @@ func BenchmarkReceiveStatusMembership(b *testing.B) {
 		mem.Step(now, membership.Received{Msg: status.Msg, Link: status.Link})
 	}
 }
+
+// BenchmarkIdleKeepalive is one keepalive of a settled idle pair, both
+// nodes, as the shell drives them on two links: each node's alarm, then
+// every message sent delivered on both links to both nodes (bcast loops
+// our own back), acks included. It is the protocol's share of an idle
+// daemon's CPU (the rest is the kernel's and the runtime's: the bench's
+// floor program).
+func BenchmarkIdleKeepalive(b *testing.B) {
+	w, _ := keepalivePair(b)
+	nodes := []*Node{w.nodes[0].n, w.nodes[1].n}
+	now := w.now
+	var queue []Transmit
+	collect := func(acts []Action) {
+		for _, a := range acts {
+			if tx, ok := a.(Transmit); ok {
+				queue = append(queue, tx)
+			}
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		now = now.Add(simKeepalive)
+		for _, n := range nodes {
+			collect(n.Step(now, Tick{}))
+		}
+		for len(queue) > 0 {
+			tx := queue[0]
+			queue = queue[1:]
+			for _, n := range nodes {
+				for _, link := range []string{"eth1", "eth2"} {
+					collect(n.Step(now, Received{Msg: tx.Msg, Link: link}))
+				}
+			}
+		}
+	}
+}

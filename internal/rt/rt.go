@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -94,11 +95,15 @@ func clampPriority(prio int) int {
 // SCHED_FIFO priority prio, with SCHED_RESET_ON_FORK. It returns how many it
 // changed. A thread that exits meanwhile is not an error.
 func RaiseThreads(prio int) (int, error) {
-	prio = clampPriority(prio)
 	tids, err := threads()
 	if err != nil {
 		return 0, err
 	}
+	return raise(tids, prio)
+}
+
+func raise(tids []int, prio int) (int, error) {
+	prio = clampPriority(prio)
 	attr := unix.SchedAttr{
 		Size:     uint32(unsafe.Sizeof(unix.SchedAttr{})),
 		Policy:   unix.SCHED_FIFO,
@@ -182,21 +187,72 @@ func Start(enabled bool, prio int) (r Result, warnings []string, info string) {
 
 // RaiseNew brings threads the Go runtime started since the last call to
 // r's priority (Enable says why they start without it); nothing when r
-// did not schedule the process.
+// did not schedule the process. It runs every few seconds, so it asks the
+// kernel about a thread's policy only the first time it sees the thread:
+// an idle daemon's listing then costs four system calls, not two per
+// thread.
 func (r Result) RaiseNew() error {
 	if !r.Scheduled {
 		return nil
 	}
-	_, err := RaiseThreads(r.Priority)
-	return err
+	tids, err := threads()
+	if err != nil {
+		return err
+	}
+	known.Lock()
+	defer known.Unlock()
+	if known.prio != r.Priority {
+		known.tids, known.prio = map[int]bool{}, r.Priority
+	}
+	var fresh []int
+	seen := make(map[int]bool, len(tids))
+	for _, tid := range tids {
+		if !known.tids[tid] {
+			fresh = append(fresh, tid)
+		}
+		seen[tid] = true
+	}
+	if _, err := raise(fresh, r.Priority); err != nil {
+		return err
+	}
+	// Threads that exited are forgotten, so a reused id is asked again.
+	known.tids = seen
+	return nil
+}
+
+// known holds the threads RaiseNew has raised or found raised.
+var known struct {
+	sync.Mutex
+	tids map[int]bool
+	prio int
 }
 
 // LoadAvg is /proc/loadavg's line, for the status messages' ld field; ""
 // when unreadable.
+//
+// The file stays open and is read again from its start each time: one
+// pread per call instead of the eight system calls of os.ReadFile.
 func LoadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
+	loadavg.Lock()
+	defer loadavg.Unlock()
+	if loadavg.f == nil {
+		f, err := os.Open("/proc/loadavg")
+		if err != nil {
+			return ""
+		}
+		loadavg.f = f
+	}
+	var buf [128]byte
+	n, err := loadavg.f.ReadAt(buf[:], 0)
+	if n == 0 && err != nil {
+		loadavg.f.Close()
+		loadavg.f = nil
 		return ""
 	}
-	return strings.TrimSpace(string(b))
+	return strings.TrimSpace(string(buf[:n]))
+}
+
+var loadavg struct {
+	sync.Mutex
+	f *os.File
 }

@@ -13,8 +13,8 @@ import (
 
 // TestEnableRaisesEveryThreadNotChildren runs Enable in a child copy of
 // the test binary (it changes the whole process): every thread must end at
-// SCHED_FIFO, threads the runtime starts later too once RaiseThreads has
-// run, and a program the process executes must not (SCHED_RESET_ON_FORK:
+// SCHED_FIFO, threads the runtime starts later too once RaiseNew has
+// run again, and a program the process executes must not (SCHED_RESET_ON_FORK:
 // resource scripts never run at realtime priority).
 func TestEnableRaisesEveryThreadNotChildren(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -57,8 +57,14 @@ func rtChild() {
 	if w := r.Warnings(); len(w) > 0 {
 		warn = strings.ReplaceAll(strings.Join(w, "|"), " ", "_")
 	}
+	// The daemon's path: RaiseNew every few seconds. The first call
+	// learns the threads Enable raised; the threads started after it
+	// must still be raised by the next.
+	if err := r.RaiseNew(); err != nil {
+		warn = "raisenew:" + err.Error()
+	}
 	var wg sync.WaitGroup
-	for range 4 {
+	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -67,7 +73,7 @@ func rtChild() {
 		}()
 	}
 	wg.Wait()
-	if _, err := RaiseThreads(0); err != nil {
+	if err := r.RaiseNew(); err != nil {
 		warn = "sweep:" + err.Error()
 	}
 	tids, _ := threads()
@@ -94,5 +100,15 @@ func TestWarningsNameTheRemedy(t *testing.T) {
 	w := r.Warnings()
 	if len(w) != 2 || !strings.Contains(w[0], "LimitMEMLOCK") || !strings.Contains(w[1], "LimitRTPRIO=5") {
 		t.Fatalf("warnings %q", w)
+	}
+}
+
+// TestLoadAvgRereads: the held file gives the whole line each time, not
+// an empty read at its end.
+func TestLoadAvgRereads(t *testing.T) {
+	for i := 0; i < 3; i++ {
+		if f := strings.Fields(LoadAvg()); len(f) != 5 || !strings.Contains(f[3], "/") {
+			t.Fatalf("read %d: %q, want /proc/loadavg's five fields", i+1, LoadAvg())
+		}
 	}
 }

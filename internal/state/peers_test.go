@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -158,4 +159,79 @@ func TestPeersPutSavesAndReloads(t *testing.T) {
 	if err := p.Put("Bad Name", 1, 1, true); err == nil {
 		t.Error("a name LoadPeers would refuse was saved")
 	}
+}
+
+// TestPeersPeriodicInPlace: periodic records are written into the open
+// file (same inode, no temporary file), read back exactly after every
+// kind of change, including one that makes the file shorter; a durable
+// record replaces the file, and the next periodic one follows the new
+// file, not the replaced one.
+func TestPeersPeriodicInPlace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, PeersFile)
+	p, _ := OpenPeers(dir)
+	defer p.Close()
+	check := func(want map[string]PeerRecord) {
+		t.Helper()
+		got, notes := LoadPeers(dir)
+		if !reflect.DeepEqual(got, want) || notes != nil {
+			t.Fatalf("loaded %v %v, want %v", got, notes, want)
+		}
+		if _, err := os.Stat(path + ".tmp"); err == nil {
+			t.Fatal("temporary file left behind")
+		}
+	}
+	inode := func() uint64 {
+		t.Helper()
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Ino
+	}
+	// No file yet: the first periodic record creates it.
+	if err := p.Put("pa2", 5, 10, false); err != nil {
+		t.Fatal(err)
+	}
+	check(map[string]PeerRecord{"pa2": {5, 10}})
+	first := inode()
+	for seq := uint64(11); seq < 2000; seq += 97 {
+		if err := p.Put("pa2", 5, seq, false); err != nil {
+			t.Fatal(err)
+		}
+		check(map[string]PeerRecord{"pa2": {5, seq}})
+	}
+	if err := p.Put("pb", 123456789, 99999, false); err != nil {
+		t.Fatal(err)
+	}
+	check(map[string]PeerRecord{"pa2": {5, 1951}, "pb": {123456789, 99999}})
+	if inode() != first {
+		t.Fatal("a periodic record replaced the file: want it written in place")
+	}
+	// Shorter than what is on disk: the tail must not survive.
+	if err := p.Put("pb", 7, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	check(map[string]PeerRecord{"pa2": {5, 1951}, "pb": {7, 1}})
+	// Durable: a new file; the periodic one after it writes that file.
+	if err := p.Put("pa2", 6, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	if inode() == first {
+		t.Fatal("a durable record was written in place: want a synced new file")
+	}
+	if err := p.Put("pa2", 6, 40, false); err != nil {
+		t.Fatal(err)
+	}
+	check(map[string]PeerRecord{"pa2": {6, 40}, "pb": {7, 1}})
+	// The file removed under us: the next periodic record still lands.
+	os.Remove(path)
+	if err := p.Put("pa2", 6, 41, false); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if err := p.Put("pa2", 6, 42, false); err != nil {
+		t.Fatal(err)
+	}
+	check(map[string]PeerRecord{"pa2": {6, 42}, "pb": {7, 1}})
 }

@@ -117,10 +117,11 @@ func writeFile(path string, data []byte, what string, durable bool) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil && durable {
+	if !durable {
+		return nil
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		d.Sync()
-		d.Close()
-	} else if err == nil {
 		d.Close()
 	}
 	return nil
