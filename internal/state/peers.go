@@ -217,9 +217,9 @@ func (p *Peers) Records() map[string]PeerRecord {
 // it only survives a crash of the process (a live peer's periodic record).
 //
 // A periodic record comes every second for as long as a peer lives, so it
-// costs one pwrite into the open file, not a new file and a rename (five
-// blocking system calls, each waking the Go runtime's monitor thread: at
-// a 2 s keepalive they doubled the idle daemon's CPU). One pwrite of a
+// costs one pwrite into the open file, not a new file and a rename (about
+// ten system calls, the blocking ones each waking the Go runtime's monitor
+// thread: at a 2 s keepalive they doubled the idle daemon's CPU). One pwrite of a
 // page-cache file is never seen half done by a process; a record that
 // came out shorter is padded with newlines, which LoadPeers skips, so no
 // tail of the old content survives. A durable record still goes through

@@ -224,14 +224,23 @@ func TestPeersPeriodicInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(map[string]PeerRecord{"pa2": {6, 40}, "pb": {7, 1}})
-	// The file removed under us: the next periodic record still lands.
+	// The file removed while the daemon runs (PeersFile says to stop it
+	// first): periodic records go to the removed file, and the next
+	// durable one (a death, a shutdone, the clean stop) writes the file
+	// again, with every record.
 	os.Remove(path)
 	if err := p.Put("pa2", 6, 41, false); err != nil {
 		t.Fatal(err)
 	}
-	p.Close()
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("want no file until the next durable record")
+	}
+	if err := p.Put("pb", 7, 2, true); err != nil {
+		t.Fatal(err)
+	}
+	check(map[string]PeerRecord{"pa2": {6, 41}, "pb": {7, 2}})
 	if err := p.Put("pa2", 6, 42, false); err != nil {
 		t.Fatal(err)
 	}
-	check(map[string]PeerRecord{"pa2": {6, 42}, "pb": {7, 1}})
+	check(map[string]PeerRecord{"pa2": {6, 42}, "pb": {7, 2}})
 }
