@@ -189,58 +189,46 @@ func TestPeersPeriodicInPlace(t *testing.T) {
 		}
 		return st.Sys().(*syscall.Stat_t).Ino
 	}
-	// No file yet: the first periodic record creates it.
-	if err := p.Put("pa2", 5, 10, false); err != nil {
-		t.Fatal(err)
+	put := func(node string, gen, seq uint64, durable bool) {
+		t.Helper()
+		if err := p.Put(node, gen, seq, durable); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// No file yet: the first periodic record creates it.
+	put("pa2", 5, 10, false)
 	check(map[string]PeerRecord{"pa2": {5, 10}})
 	first := inode()
 	for seq := uint64(11); seq < 2000; seq += 97 {
-		if err := p.Put("pa2", 5, seq, false); err != nil {
-			t.Fatal(err)
-		}
+		put("pa2", 5, seq, false)
 		check(map[string]PeerRecord{"pa2": {5, seq}})
 	}
-	if err := p.Put("pb", 123456789, 99999, false); err != nil {
-		t.Fatal(err)
-	}
+	put("pb", 123456789, 99999, false)
 	check(map[string]PeerRecord{"pa2": {5, 1951}, "pb": {123456789, 99999}})
 	if inode() != first {
 		t.Fatal("a periodic record replaced the file: want it written in place")
 	}
 	// Shorter than what is on disk: the tail must not survive.
-	if err := p.Put("pb", 7, 1, false); err != nil {
-		t.Fatal(err)
-	}
+	put("pb", 7, 1, false)
 	check(map[string]PeerRecord{"pa2": {5, 1951}, "pb": {7, 1}})
 	// Durable: a new file; the periodic one after it writes that file.
-	if err := p.Put("pa2", 6, 0, true); err != nil {
-		t.Fatal(err)
-	}
+	put("pa2", 6, 0, true)
 	if inode() == first {
 		t.Fatal("a durable record was written in place: want a synced new file")
 	}
-	if err := p.Put("pa2", 6, 40, false); err != nil {
-		t.Fatal(err)
-	}
+	put("pa2", 6, 40, false)
 	check(map[string]PeerRecord{"pa2": {6, 40}, "pb": {7, 1}})
 	// The file removed while the daemon runs (PeersFile says to stop it
 	// first): periodic records go to the removed file, and the next
 	// durable one (a death, a shutdone, the clean stop) writes the file
 	// again, with every record.
 	os.Remove(path)
-	if err := p.Put("pa2", 6, 41, false); err != nil {
-		t.Fatal(err)
-	}
+	put("pa2", 6, 41, false)
 	if _, err := os.Stat(path); err == nil {
 		t.Fatal("want no file until the next durable record")
 	}
-	if err := p.Put("pb", 7, 2, true); err != nil {
-		t.Fatal(err)
-	}
+	put("pb", 7, 2, true)
 	check(map[string]PeerRecord{"pa2": {6, 41}, "pb": {7, 2}})
-	if err := p.Put("pa2", 6, 42, false); err != nil {
-		t.Fatal(err)
-	}
+	put("pa2", 6, 42, false)
 	check(map[string]PeerRecord{"pa2": {6, 42}, "pb": {7, 2}})
 }
