@@ -2,6 +2,7 @@ package script
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -194,4 +195,63 @@ func sanitize(s string) string {
 		s = s[size:]
 	}
 	return b.String()
+}
+
+// capture collects one run's output from its stdout and stderr pipes: the
+// lines for the log and Result.Output, and the status verdict over stdout.
+type capture struct {
+	readers sync.WaitGroup // the two pipe readers
+
+	mu             sync.Mutex // guards the fields below
+	detached       bool       // finished: later output is read and dropped
+	status         statusMatcher
+	stdout, stderr *lineSplitter
+	logs           *outputLog
+}
+
+func newCapture(limits OutputLimits, emit func(string)) *capture {
+	logs := newOutputLog(limits, emit)
+	return &capture{
+		logs:   logs,
+		stdout: &lineSplitter{max: logs.limits.MaxLineBytes, out: logs.add},
+		stderr: &lineSplitter{max: logs.limits.MaxLineBytes, out: logs.add},
+	}
+}
+
+// read starts a reader on each pipe; each closes its pipe at EOF.
+func (c *capture) read(stdout, stderr *os.File) {
+	c.readers.Add(2)
+	go c.pump(stdout, func(p []byte) { c.status.Write(p); c.stdout.Write(p) })
+	go c.pump(stderr, func(p []byte) { c.stderr.Write(p) })
+}
+
+func (c *capture) pump(f *os.File, sink func([]byte)) {
+	defer c.readers.Done()
+	defer f.Close()
+	buf := make([]byte, readChunk)
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			c.mu.Lock()
+			if !c.detached {
+				sink(buf[:n])
+			}
+			c.mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// finish detaches the sinks from the readers (who may still be draining a
+// pipe that something the script started holds open) and completes out.
+func (c *capture) finish(out *Result) {
+	c.mu.Lock()
+	c.detached = true
+	c.stdout.close()
+	c.stderr.close()
+	out.Running = c.status.Running()
+	c.mu.Unlock()
+	out.Output, out.OmittedLines = c.logs.finish()
 }

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -192,48 +191,21 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 	argv := append(append([]string{path}, out.Args...), op)
 
 	entity := res.Script
-	logs := newOutputLog(r.Output, func(line string) {
+	c := newCapture(r.Output, func(line string) {
 		lv, text := outputLevel(line)
 		r.log(entity, lv, text)
 	})
-	var mu sync.Mutex // guards the sinks below and detached
-	var status statusMatcher
-	stdoutLines := &lineSplitter{max: logs.limits.MaxLineBytes, out: logs.add}
-	stderrLines := &lineSplitter{max: logs.limits.MaxLineBytes, out: logs.add}
-	detached := false
 
-	cmd, stdoutR, stderrR, spare, err := r.startProcess(argv, mergeEnv(mergeEnv(baseEnv, r.Env), env))
-	if spare {
-		defer r.Spares.done()
-	}
+	p, err := r.startProcess(argv, mergeEnv(mergeEnv(baseEnv, r.Env), env))
 	if err != nil {
 		out.Err = fmt.Errorf("run %s %s: %w", path, op, err)
 		return out
 	}
-	pid := cmd.Process.Pid
-
-	var readers sync.WaitGroup
-	pump := func(f *os.File, sink func([]byte)) {
-		defer readers.Done()
-		defer f.Close()
-		buf := make([]byte, readChunk)
-		for {
-			n, err := f.Read(buf)
-			if n > 0 {
-				mu.Lock()
-				if !detached {
-					sink(buf[:n])
-				}
-				mu.Unlock()
-			}
-			if err != nil {
-				return
-			}
-		}
+	if p.spare {
+		defer r.Spares.done()
 	}
-	readers.Add(2)
-	go pump(stdoutR, func(p []byte) { status.Write(p); stdoutLines.Write(p) })
-	go pump(stderrR, func(p []byte) { stderrLines.Write(p) })
+	cmd, pid := p.cmd, p.cmd.Process.Pid
+	c.read(p.stdout, p.stderr)
 
 	// Learn of the exit without reaping: while the leader is an unreaped
 	// zombie its pid cannot be reused, so signalling the group stays safe.
@@ -249,6 +221,20 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 		}
 	}()
 
+	// A standby helper reports its agent's exit code before it exits (see
+	// agent.Request.Report); a helper that dies without doing so (a crash)
+	// is judged by its exit, as a script is.
+	reported := make(chan int, 1)
+	if p.report != nil {
+		go func() {
+			defer p.report.Close()
+			var b [1]byte
+			if n, _ := p.report.Read(b[:]); n == 1 {
+				reported <- int(b[0])
+			}
+		}()
+	}
+
 	clk := r.clock()
 	var timeout <-chan time.Time
 	if r.Timeout > 0 {
@@ -256,6 +242,15 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 	}
 	var cause error // why the script was killed
 	select {
+	case code := <-reported:
+		// The op is over; the process's exit, a millisecond of Go runtime
+		// teardown, is waited for in the background. Its group is never
+		// signalled again, so its pid being reused later is harmless.
+		out.ExitCode = code
+		go func() { <-exited; _ = cmd.Wait() }()
+		r.drain(c, entity, path, op)
+		c.finish(&out)
+		return out
 	case <-exited:
 	case <-timeout:
 		out.TimedOut = true
@@ -282,54 +277,60 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 			out.Err = fmt.Errorf("%s %s: %w", path, op, waitErr)
 		}
 
-		// The pipes are plain files, not cmd's own copies, so cmd.Wait
-		// never waits for them; this wait is bounded instead.
-		drained := make(chan struct{})
-		go func() { readers.Wait(); close(drained) }()
-		drain := time.NewTimer(drainDelay)
-		select {
-		case <-drained:
-		case <-drain.C:
-			// Something the script started still holds the pipes. The readers
-			// keep draining and discarding so it never blocks on a full pipe.
-			r.log(entity, LevelDebug, fmt.Sprintf("%s %s: output still open after exit; no longer collected", path, op))
-		}
-		drain.Stop()
+		r.drain(c, entity, path, op)
 	}
 	// An unkillable script holds its pipes open: what it wrote before it
 	// got stuck has been collected; the readers discard the rest.
-
-	mu.Lock()
-	detached = true
-	stdoutLines.close()
-	stderrLines.close()
-	out.Running = status.Running()
-	mu.Unlock()
-	out.Output, out.OmittedLines = logs.finish()
+	c.finish(&out)
 	return out
 }
 
+// drain waits, for at most drainDelay, for the output readers of a script
+// that has ended to see EOF. The pipes are plain files, not cmd's own
+// copies, so cmd.Wait never waits for them.
+func (r *Runner) drain(c *capture, entity, path, op string) {
+	drained := make(chan struct{})
+	go func() { c.readers.Wait(); close(drained) }()
+	drain := time.NewTimer(drainDelay)
+	defer drain.Stop()
+	select {
+	case <-drained:
+	case <-drain.C:
+		// Something the script started still holds the pipes. The readers
+		// keep draining and discarding so it never blocks on a full pipe.
+		r.log(entity, LevelDebug, fmt.Sprintf("%s %s: output still open after exit; no longer collected", path, op))
+	}
+}
+
+// process is one started script or taken helper, with the read ends of
+// its pipes.
+type process struct {
+	cmd            *exec.Cmd
+	stdout, stderr *os.File
+	report         *os.File // a helper's exit-code pipe; nil for a script
+	spare          bool     // a helper from Spares
+}
+
 // startProcess starts argv in its own process group, with its stdout and
-// stderr on pipes whose read ends it returns: a standby helper from Spares
-// when argv[0] is a wrapper of a built-in agent (spare is then set), or
-// a fork and exec.
-func (r *Runner) startProcess(argv, env []string) (cmd *exec.Cmd, stdout, stderr *os.File, spare bool, err error) {
+// stderr on pipes: a standby helper from Spares when argv[0] is a wrapper
+// of a built-in agent, or a fork and exec.
+func (r *Runner) startProcess(argv, env []string) (process, error) {
 	if r.Spares != nil {
 		if sp, ok := r.Spares.take(argv[0], argv[1:], env); ok {
-			return sp.cmd, sp.stdout, sp.stderr, true, nil
+			return process{sp.cmd, sp.stdout, sp.stderr, sp.report, true}, nil
 		}
 	}
 	stdoutR, stdoutW, err := os.Pipe()
 	if err != nil {
-		return nil, nil, nil, false, err
+		return process{}, err
 	}
 	stderrR, stderrW, err := os.Pipe()
 	if err != nil {
 		stdoutR.Close()
 		stdoutW.Close()
-		return nil, nil, nil, false, err
+		return process{}, err
 	}
-	cmd = &exec.Cmd{
+	cmd := &exec.Cmd{
 		Path:        argv[0],
 		Args:        argv,
 		Env:         env,
@@ -344,9 +345,9 @@ func (r *Runner) startProcess(argv, env []string) (cmd *exec.Cmd, stdout, stderr
 	if err != nil {
 		stdoutR.Close()
 		stderrR.Close()
-		return nil, nil, nil, false, err
+		return process{}, err
 	}
-	return cmd, stdoutR, stderrR, false, nil
+	return process{cmd: cmd, stdout: stdoutR, stderr: stderrR}, nil
 }
 
 // killGroup ends a script that overran: SIGTERM to its process group, then

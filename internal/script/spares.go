@@ -66,8 +66,13 @@ type spare struct {
 	cmd            *exec.Cmd
 	req            *os.File // the write end of its stdin
 	stdout, stderr *os.File // read ends
+	report         *os.File // read end of its reportFD: the exit code
 	bin            binID    // the binary it was started from
 }
+
+// reportFD is the helper's descriptor for its exit code (agent.Request's
+// Report): exec.Cmd's first ExtraFiles entry.
+const reportFD = 3
 
 // binID identifies the contents of the binary a helper runs.
 type binID struct {
@@ -152,7 +157,7 @@ func (s *Spares) take(path string, args, env []string) (*spare, bool) {
 	if !ok || heartbeatdOf(env) != s.bin {
 		return nil, false
 	}
-	req, err := agent.Request{Agent: name, Args: args, Env: env}.Encode()
+	req, err := agent.Request{Agent: name, Args: args, Env: env, Report: reportFD}.Encode()
 	if err != nil {
 		return nil, false
 	}
@@ -267,7 +272,7 @@ func (s *Spares) start() (*spare, error) {
 	if err != nil {
 		return nil, err
 	}
-	var fds [6]*os.File // stdin r/w, stdout r/w, stderr r/w
+	var fds [8]*os.File // stdin r/w, stdout r/w, stderr r/w, report r/w
 	closeAll := func() {
 		for _, f := range fds {
 			if f != nil {
@@ -275,7 +280,7 @@ func (s *Spares) start() (*spare, error) {
 			}
 		}
 	}
-	for i := 0; i < 6; i += 2 {
+	for i := 0; i < len(fds); i += 2 {
 		if fds[i], fds[i+1], err = os.Pipe(); err != nil {
 			closeAll()
 			return nil, err
@@ -289,19 +294,20 @@ func (s *Spares) start() (*spare, error) {
 		Stdin:       fds[0],
 		Stdout:      fds[3],
 		Stderr:      fds[5],
+		ExtraFiles:  []*os.File{fds[7]}, // reportFD
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
 	err = cmd.Start()
-	fds[0].Close()
-	fds[3].Close()
-	fds[5].Close()
+	for _, i := range []int{0, 3, 5, 7} { // the child's ends
+		fds[i].Close()
+	}
 	if err != nil {
-		fds[1].Close()
-		fds[2].Close()
-		fds[4].Close()
+		for _, i := range []int{1, 2, 4, 6} {
+			fds[i].Close()
+		}
 		return nil, err
 	}
-	return &spare{cmd: cmd, req: fds[1], stdout: fds[2], stderr: fds[4], bin: id}, nil
+	return &spare{cmd: cmd, req: fds[1], stdout: fds[2], stderr: fds[4], report: fds[6], bin: id}, nil
 }
 
 // discard ends a helper that ran nothing: it is killed with its group and
@@ -312,4 +318,5 @@ func (s *Spares) discard(sp *spare) {
 	_ = sp.cmd.Wait()
 	sp.stdout.Close()
 	sp.stderr.Close()
+	sp.report.Close()
 }

@@ -27,7 +27,13 @@ func TestMain(m *testing.M) {
 	if len(os.Args) >= 3 && os.Args[1] == "resource" {
 		registerTestAgents()
 		if os.Args[2] == agent.StandbyFlag {
-			os.Exit(agent.ServeStandby(os.Stdin, os.Stderr))
+			code := agent.ServeStandby(os.Stdin, os.Stderr)
+			// A slow process teardown, after the agent has returned
+			// (the environment is the request's now).
+			if d, err := time.ParseDuration(os.Getenv("TEST_LINGER")); err == nil {
+				time.Sleep(d)
+			}
+			os.Exit(code)
 		}
 		f, ok := agent.Lookup(os.Args[2])
 		if !ok {
@@ -58,6 +64,13 @@ func registerTestAgents() {
 		return 0
 	})
 	agent.Register("TNop", func(_ []string, io agent.IO) int { io.Printf("stopped"); return 0 })
+	// TCode prints its pid and exits with the code of its first argument.
+	agent.Register("TCode", func(args []string, io agent.IO) int {
+		io.Printf("pid=%d", os.Getpid())
+		fmt.Fprintf(io.Stderr, "WARNING: exiting %s\n", args[0])
+		code, _ := strconv.Atoi(args[0])
+		return code
+	})
 	agent.Register("TPanic", func([]string, agent.IO) int { panic("agent bug") })
 	// TStuck leaves a child in its process group and hangs.
 	agent.Register("TStuck", func(args []string, io agent.IO) int {
@@ -84,7 +97,7 @@ func sparesRunner(t testing.TB, size int) (*Runner, string) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, name := range []string{"TEnv", "TPanic", "TStuck", "TNop"} {
+	for _, name := range []string{"TEnv", "TPanic", "TStuck", "TNop", "TCode"} {
 		if err := os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, testWrapper, name), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -203,6 +216,32 @@ func TestSparesRefillWaitsForQuiet(t *testing.T) {
 	}
 	clk.Advance(time.Millisecond) // quiet since the second op for refillQuiet
 	waitIdle(t, r.Spares, 2)
+}
+
+// A helper reports its agent's exit code before it exits: the op ends
+// there, with all of its output, and the process's teardown is waited for
+// (and reaped) in the background.
+func TestSparesOpEndsOnTheReportedCode(t *testing.T) {
+	r, _ := sparesRunner(t, 1)
+	r.Env = append(r.Env, "TEST_LINGER=3s")
+	out := r.Run(context.Background(), haresources.Resource{Script: "TCode", Args: []string{"7"}}, "start")
+	pid, _ := strconv.Atoi(fieldOf(out.Output, "pid"))
+	if out.Err != nil || out.ExitCode != 7 || pid == 0 {
+		t.Fatalf("want exit code 7 and the agent's pid: %+v", out)
+	}
+	if !slices.Contains(out.Output, "WARNING: exiting 7") {
+		t.Errorf("stderr not collected: %q", out.Output)
+	}
+	// Run returned while the helper still lingers in its teardown.
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(b), ") Z ") {
+		t.Fatalf("helper %d already gone when Run returned (%v): the op waited for its exit", pid, err)
+	}
+	// It is reaped once it exits: no zombie stays behind.
+	for deadline := time.Now().Add(10 * time.Second); unix.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("helper %d not reaped after it exited", pid)
+		}
+	}
 }
 
 func TestSparesReplacedWrapperRunsAsScript(t *testing.T) {
