@@ -25,12 +25,19 @@ func Open(name string) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
+	return OpenInterface(ifi)
+}
+
+// OpenInterface is Open for an interface the caller has looked up already
+// (its Index, Name and HardwareAddr are used): a takeover's IPaddr has the
+// kernel's table in hand, and each lookup is another netlink dump.
+func OpenInterface(ifi *net.Interface) (*Conn, error) {
 	if len(ifi.HardwareAddr) != 6 {
-		return nil, fmt.Errorf("interface %s has no Ethernet MAC address (%q); gratuitous ARP needs one", name, ifi.HardwareAddr)
+		return nil, fmt.Errorf("interface %s has no Ethernet MAC address (%q); gratuitous ARP needs one", ifi.Name, ifi.HardwareAddr)
 	}
 	pc, err := packet.Listen(ifi, packet.Raw, EtherTypeARP, nil)
 	if err != nil {
-		return nil, fmt.Errorf("interface %s: open ARP packet socket: %w", name, err)
+		return nil, fmt.Errorf("interface %s: open ARP packet socket: %w", ifi.Name, err)
 	}
 	return &Conn{ifi: ifi, pc: pc}, nil
 }

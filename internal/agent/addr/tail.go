@@ -253,7 +253,7 @@ func (an *Announcer) spawn(a Tail) error {
 // the rest, and the refresh if HA_ARP_REFRESH_MS asks for one, to a
 // detached process. Failures are warnings: the address is up, and
 // Heartbeat's IPaddr does not fail a start because send_arp failed.
-func (an *Announcer) Announce(k *Kernel, iface string, index int, ip netip.Addr, b garp.Burst, io agent.IO) {
+func (an *Announcer) Announce(k *Kernel, iface string, ip netip.Addr, b garp.Burst, io agent.IO) {
 	if b.Count == 0 {
 		return
 	}
@@ -263,6 +263,17 @@ func (an *Announcer) Announce(k *Kernel, iface string, index int, ip netip.Addr,
 		return
 	}
 	defer s.Close()
+	an.AnnounceWith(k, s, iface, ip, b, io)
+}
+
+// AnnounceWith is Announce through a Sender the caller opened (for ip
+// with burst b) and still owns: a takeover's IPaddr probes and announces
+// on one socket.
+func (an *Announcer) AnnounceWith(k *Kernel, s Sender, iface string, ip netip.Addr, b garp.Burst, io agent.IO) {
+	if b.Count == 0 {
+		return
+	}
+	index := s.Index()
 	owned := func() (bool, error) { return k.Holds(ip, index) }
 	// Only the first slot is sent before start returns: it is what moves
 	// the neighbours' caches, and every millisecond start spends here is

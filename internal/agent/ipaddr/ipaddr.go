@@ -87,6 +87,7 @@ package ipaddr
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -193,7 +194,7 @@ func start(k *addr.Kernel, t target, links []addr.Link, addrs []addr.IfAddr, hel
 		}
 		// Idempotent start; announce again (re-send after split brain).
 		io.Printf("INFO: %s already configured on %s; announcing it again", t.IP, labelOrIface(a.Label, a.Iface))
-		announcer.Announce(k, a.Iface, a.Index, t.IP, burst, io)
+		announcer.Announce(k, a.Iface, t.IP, burst, io)
 		return agent.OK
 	}
 	p, err := place(t, links, addrs)
@@ -212,7 +213,7 @@ func start(k *addr.Kernel, t target, links []addr.Link, addrs []addr.IfAddr, hel
 	}
 	takeoverFrom := strings.TrimSpace(io.Getenv(agent.EnvTakeoverFrom))
 	if takeoverFrom != "" {
-		return takeover(k, t, p, takeoverFrom, probeWait, burst, io)
+		return takeover(k, t, p, linkOf(links, p.Index), takeoverFrom, probeWait, burst, io)
 	}
 	if probeWait > 0 {
 		if err := detect(p.Iface, t.IP, probeWait); err != nil {
@@ -230,8 +231,18 @@ func start(k *addr.Kernel, t target, links []addr.Link, addrs []addr.IfAddr, hel
 	if !add(k, t, p, io) {
 		return agent.Failed
 	}
-	announcer.Announce(k, p.Iface, p.Index, t.IP, burst, io)
+	announcer.Announce(k, p.Iface, t.IP, burst, io)
 	return agent.OK
+}
+
+// linkOf is the interface with index from the kernel's table.
+func linkOf(links []addr.Link, index int) *net.Interface {
+	for _, l := range links {
+		if l.Index == index {
+			return &net.Interface{Index: l.Index, Name: l.Name, HardwareAddr: l.MAC}
+		}
+	}
+	return &net.Interface{Index: index}
 }
 
 // add configures the planned address; false (already reported) on failure.
@@ -260,8 +271,11 @@ func add(k *addr.Kernel, t target, p addr.Placement, io agent.IO) bool {
 // clients and switches to us), and only report who still answered, from a
 // probe sent before the address was added and heard while the rest goes
 // on. Fencing, when configured, has already silenced the old node.
-func takeover(k *addr.Kernel, t target, p addr.Placement, from string, probeWait time.Duration, burst garp.Burst, io agent.IO) int {
-	var c *garp.Conn
+//
+// The probe and the announcement share one packet socket, bound to the
+// interface from the kernel's table already read: every lookup and socket
+// is time between the dead decision and the first gratuitous ARP.
+func takeover(k *addr.Kernel, t target, p addr.Placement, ifi *net.Interface, from string, probeWait time.Duration, burst garp.Burst, io agent.IO) int {
 	var sent time.Time
 	// Listen as long as a normal start's probe would, but only after the
 	// address is up and the first gratuitous ARP is out, and only until
@@ -271,24 +285,27 @@ func takeover(k *addr.Kernel, t target, p addr.Placement, from string, probeWait
 	// shorter window proved unreliable on a loaded machine, where the
 	// reader can be woken after its deadline with the answer queued.
 	listen := probeWait
-	if probeWait > 0 {
-		var err error
-		if c, err = garp.Open(p.Iface); err == nil {
-			defer c.Close()
+	c, err := garp.OpenInterface(ifi) // if nil, Announce says why
+	if err == nil {
+		defer c.Close()
+		if probeWait > 0 {
 			sent = time.Now()
-			if err = c.SendProbe(t.IP); err != nil {
-				c = nil
-			}
+			err = c.SendProbe(t.IP)
 		}
-		if err != nil {
-			fmt.Fprintf(io.Stderr, "WARNING: takeover of %s from dead node %s: cannot probe for the old holder on %s: %v\n", t.IP, from, p.Iface, err)
-		}
+	}
+	if err != nil && probeWait > 0 {
+		fmt.Fprintf(io.Stderr, "WARNING: takeover of %s from dead node %s: cannot probe for the old holder on %s: %v\n", t.IP, from, p.Iface, err)
+		probeWait = 0
 	}
 	if !add(k, t, p, io) {
 		return agent.Failed
 	}
-	announcer.Announce(k, p.Iface, p.Index, t.IP, burst, io)
-	if c == nil {
+	if c != nil {
+		announcer.AnnounceWith(k, newARPSender(c, t.IP, burst), p.Iface, t.IP, burst, io)
+	} else {
+		announcer.Announce(k, p.Iface, t.IP, burst, io)
+	}
+	if c == nil || probeWait == 0 {
 		return agent.OK
 	}
 	cf, err := c.AwaitHolder(t.IP, sent.Add(listen))

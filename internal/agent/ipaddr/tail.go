@@ -44,7 +44,11 @@ func openARP(iface string, ip netip.Addr, b garp.Burst) (addr.Sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &arpSender{c: c, an: garp.Announcer{Burst: b, Clock: clock.Real{}, Out: c, MAC: c.MAC(), IP: ip}}, nil
+	return newARPSender(c, ip, b), nil
+}
+
+func newARPSender(c *garp.Conn, ip netip.Addr, b garp.Burst) *arpSender {
+	return &arpSender{c: c, an: garp.Announcer{Burst: b, Clock: clock.Real{}, Out: c, MAC: c.MAC(), IP: ip}}
 }
 
 func (s *arpSender) Index() int   { return s.c.Interface().Index }

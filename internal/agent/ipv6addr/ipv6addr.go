@@ -139,7 +139,7 @@ func start(k *addr.Kernel, t haresources.IPv6Spec, links []addr.Link, addrs, hel
 			return agent.Failed
 		}
 		io.Printf("INFO: %s already configured on %s; announcing it again", t.Addr, a.Iface)
-		announcer.Announce(k, a.Iface, a.Index, t.Addr, b, io)
+		announcer.Announce(k, a.Iface, t.Addr, b, io)
 		return agent.OK
 	}
 	p, err := place(t, links, addrs)
@@ -193,7 +193,7 @@ func start(k *addr.Kernel, t haresources.IPv6Spec, links []addr.Link, addrs, hel
 		}
 	}
 	io.Printf("INFO: added %s on %s", p.Prefix, p.Iface)
-	announcer.Announce(k, p.Iface, p.Index, t.Addr, b, io)
+	announcer.Announce(k, p.Iface, t.Addr, b, io)
 	if from != "" && pr != nil {
 		c, err := pr.awaitHolder(t.Addr, sent.Add(probeWait))
 		switch {
