@@ -107,7 +107,7 @@ type Daemon struct {
 	lastTick     time.Time // when the loop last ran the cores' Tick
 	realtime     rt.Result
 	sd           *sdnotify.Notifier
-	peers        *state.Peers // hb_peers: replay floors across restarts
+	peers        *state.Saver // hb_peers: replay floors across restarts
 
 	authFail *authlimit.Table // packets that failed authentication, bounded
 	peerKey  int              // authkeys index of the peer's last good packet; -1: none yet
@@ -185,7 +185,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	peers, notes := state.OpenPeers(d.opts.StateDir)
-	d.peers = peers
+	records := peers.Records()
+	d.peers = state.NewSaver(peers, func(err error) { d.log.Logf(logging.Error, "%v", err) })
+	defer d.peers.Close()
 	d.log.Logf(logging.Info, "Configuration validated. Starting heartbeat 3.0.6")
 	d.log.Logf(logging.Info, "heartbeat: version 3.0.6 (heartbeatd)")
 	for _, n := range append(notes, note) {
@@ -200,7 +202,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	d.node, err = node.New(d.applied.NodeConfig(reload.Run{Local: d.local, Peer: d.peer, Links: d.applied.Links(),
 		Generation: gen, UUID: uuid, Seed: d.clock.Now().UnixNano(), PID: os.Getpid(),
-		ConfDir: d.opts.ConfDir, DeadCheck: deadCheck, Peers: peers.Records()}))
+		ConfDir: d.opts.ConfDir, DeadCheck: deadCheck, Peers: records}))
 	if err != nil {
 		return err
 	}

@@ -103,8 +103,9 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.sd.Watchdog(now, !d.lastKeepSent.IsZero() && now.Sub(d.lastKeepSent) < d.cfg.Deadtime)
 			if !d.exitAt.IsZero() && !d.clock.Now().Before(d.exitAt) {
 				for n, r := range d.node.Membership().Records() {
-					d.savePeer(n, r.Gen, r.Seq, true)
+					d.peers.Put(n, r.Gen, r.Seq, true)
 				}
+				d.peers.Close() // on disk before the last line
 				d.log.Logf(logging.Info, "%s Heartbeat shutdown complete.", d.local)
 				return nil
 			}
@@ -239,7 +240,7 @@ func (d *Daemon) doOne(a node.Action) {
 	case node.Exiting:
 		d.exitAt = d.clock.Now().Add(shutdownLinger)
 	case node.PersistPeer:
-		d.savePeer(a.Node, a.Gen, a.Seq, !a.Periodic)
+		d.peers.Put(a.Node, a.Gen, a.Seq, !a.Periodic) // written beside the loop
 	case node.StatusChanged:
 	default:
 		if r, ok := node.RM(a); ok {
@@ -291,12 +292,6 @@ func (d *Daemon) reboot(reason string) {
 			d.log.Logf(logging.Crit, "still running after the reboot: %v", err)
 		}
 	}()
-}
-
-func (d *Daemon) savePeer(node string, gen, seq uint64, durable bool) {
-	if err := d.peers.Put(node, gen, seq, durable); err != nil {
-		d.log.Logf(logging.Error, "%v", err)
-	}
 }
 
 func (d *Daemon) notifyStatus() {
