@@ -150,3 +150,36 @@ func TestUnknownFacilityIsAnError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A log file rotated away (renamed, as logrotate does without
+// copytruncate) is reopened at its path once the next check is due; no
+// line is lost: each is in the rotated file or the new one.
+func TestLogFileReopenedAfterRotation(t *testing.T) {
+	defer func(d time.Duration) { rotateCheck = d }(rotateCheck)
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "ha-log")
+	l, err := New(Options{LogFile: logf, Host: "pa1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rotateCheck = time.Hour // not due: the line follows the open file
+	l.Log("heartbeat", Info, "before")
+	l.Flush()
+	if err := os.Rename(logf, logf+".1"); err != nil {
+		t.Fatal(err)
+	}
+	l.Log("heartbeat", Info, "within the check interval")
+	l.Flush()
+	rotateCheck = 0
+	l.Log("heartbeat", Info, "after")
+	l.Flush()
+	old, _ := os.ReadFile(logf + ".1")
+	cur, _ := os.ReadFile(logf)
+	if !strings.Contains(string(old), "info: before") || !strings.Contains(string(old), "info: within the check interval") {
+		t.Errorf("rotated file: %q", old)
+	}
+	if !strings.Contains(string(cur), "info: after") || strings.Contains(string(cur), "before") {
+		t.Errorf("file at the path after the rotation: %q", cur)
+	}
+}
