@@ -116,6 +116,10 @@ func (d *Daemon) reload(source string) reloadResult {
 			d.do(acts)
 		}
 	}
+	if ch.Monitor {
+		d.do(d.node.SetMonitor(d.clock.Now(), set.MonitorConfig(), set.MonitorPolicy()))
+		applied = append(applied, "monitoring")
+	}
 	// What was applied becomes the base of the next reload; what was not
 	// (blocked groups) stays as it runs.
 	next := *set

@@ -36,6 +36,9 @@ type GroupStatus struct {
 	// Since is when this node first saw the group in State with Owner
 	// (the node's start when it has not changed since).
 	Since time.Time
+	// MonitorRestarts and RefusedUntil: see rm.GroupView.
+	MonitorRestarts int
+	RefusedUntil    time.Time
 }
 
 // Failover is one takeover of a dead peer's groups, from the moment the
@@ -202,7 +205,8 @@ func (n *Node) Groups() []GroupStatus {
 		if g, ok := n.facts.groups[v.Key]; ok && g.state == st && g.owner == owner {
 			since = g.since
 		}
-		out = append(out, GroupStatus{Key: v.Key, Home: v.Home, Resources: res[v.Key], Owner: owner, State: st, Since: since})
+		out = append(out, GroupStatus{Key: v.Key, Home: v.Home, Resources: res[v.Key], Owner: owner, State: st, Since: since,
+			MonitorRestarts: v.MonitorRestarts, RefusedUntil: v.RefusedUntil})
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 
 	"heartbeatd/haresources"
 	"heartbeatd/internal/membership"
+	"heartbeatd/internal/rm"
 )
 
 // These apply a reload's safe changes. Each returns the actions the change
@@ -43,4 +44,20 @@ func (n *Node) ReplaceGroups(now time.Time, f *haresources.File) (blocked []stri
 	n.sendDigest(true)
 	n.drain()
 	return nil, n.out
+}
+
+// SetMonitor changes resource monitoring (the monitor directives). The
+// schedules start again from now: a resource newly monitored gets one
+// interval to settle, as after a start, and one no longer monitored is not
+// checked again (a check under way ends normally). What monitoring has
+// done so far, restarts within the window and groups handed away, is
+// kept and judged by the new policy.
+func (n *Node) SetMonitor(now time.Time, c MonitorConfig, p rm.MonitorPolicy) []Action {
+	n.now, n.out = now, nil
+	n.cfg.Monitor, n.cfg.RM.Monitor = c, p
+	n.rm.SetMonitorPolicy(p)
+	n.mon.due = nil
+	n.monitorTick()
+	n.drain()
+	return n.out
 }

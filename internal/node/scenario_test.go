@@ -283,6 +283,26 @@ func (s *nodeScenario) Do(c scenario.Cmd) ([]string, error) {
 		return s.step(FromRM(rm.FenceDone{Node: "pa2", OK: arg(0) == "ok"})), nil
 	case "state":
 		return []string{s.n.RM().State()}, nil
+	case "reload-monitor":
+		// A reload that changes the monitor directives to exactly these
+		// (the keys of config: monitor, monitor_off, monitor_max,
+		// monitor_window; none turns monitoring off).
+		var r nodeScenario
+		if err := r.config(c); err != nil {
+			return nil, err
+		}
+		return scenario.Render(s.clk, shown(s.n.SetMonitor(s.clk.Now, r.monitor, r.monitorPolicy)), renderAction), nil
+	case "groups":
+		// What `heartbeatd status` shows of each group.
+		var out []string
+		for _, g := range s.n.Groups() {
+			line := fmt.Sprintf("group %s %s owner=%q since=%s monitor_restarts=%d", g.Key, g.State, g.Owner, s.clk.Stamp(g.Since), g.MonitorRestarts)
+			if !g.RefusedUntil.IsZero() {
+				line += " refused_until=" + s.clk.Stamp(g.RefusedUntil)
+			}
+			out = append(out, line)
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("unknown command %q", c.Name)
 }
@@ -310,8 +330,13 @@ func (s *nodeScenario) script(id, outcome string) ([]string, error) {
 }
 
 func (s *nodeScenario) step(ev Event) []string {
+	return scenario.Render(s.clk, shown(s.n.Step(s.clk.Now, ev)), renderAction)
+}
+
+// shown leaves out the actions the node's scenarios do not show.
+func shown(all []Action) []Action {
 	var acts []Action
-	for _, a := range s.n.Step(s.clk.Now, ev) {
+	for _, a := range all {
 		if tx, ok := a.(Transmit); ok {
 			if t := tx.Msg.Type(); t == "status" || strings.HasPrefix(t, "NS_") {
 				continue
@@ -325,7 +350,7 @@ func (s *nodeScenario) step(ev Event) []string {
 		}
 		acts = append(acts, a)
 	}
-	return scenario.Render(s.clk, acts, renderAction)
+	return acts
 }
 
 // envelope fields are left out of a rendered message: they are

@@ -38,3 +38,33 @@ func TestMonitorSettings(t *testing.T) {
 		t.Errorf("monitoring on without a directive")
 	}
 }
+
+// The monitor directives apply live, except monitor_timeout (the script
+// runner's, fixed at start), which needs a restart.
+func TestMonitorChangesApplyLive(t *testing.T) {
+	const hr = "n1 IPaddr::10.0.0.5/24 mysql\n"
+	base := load(t, writeSet(t, baseCF+"monitor_interval 10\n", hr))
+	for _, c := range []struct {
+		name, cf      string
+		live, restart bool
+	}{
+		{"unchanged", "monitor_interval 10\n", false, false},
+		{"on for all", "monitor_interval 20\n", true, false},
+		{"one resource", "monitor_interval 10\nmonitor mysql off\n", true, false},
+		{"policy", "monitor_interval 10\nmonitor_max_restarts 0\nmonitor_window 60\nmonitor_failure_timeout 600\n", true, false},
+		{"off", "", true, false},
+		{"timeout", "monitor_interval 10\nmonitor_timeout 5\n", false, true},
+	} {
+		ch := Diff(base, load(t, writeSet(t, baseCF+c.cf, hr)))
+		restart := strings.Join(ch.Restart, "; ")
+		if ch.Monitor != c.live || (restart != "") != c.restart {
+			t.Errorf("%s: Monitor %v, restart %q; want live %v, restart %v", c.name, ch.Monitor, restart, c.live, c.restart)
+		}
+		if c.restart && !strings.Contains(restart, "monitor_timeout changed") {
+			t.Errorf("%s: restart %q does not name monitor_timeout", c.name, restart)
+		}
+		if c.live && !strings.Contains(ch.Summary(), "monitoring") {
+			t.Errorf("%s: summary %q", c.name, ch.Summary())
+		}
+	}
+}

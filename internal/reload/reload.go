@@ -11,6 +11,7 @@ package reload
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -74,6 +75,11 @@ type Change struct {
 	MediaAdded, MediaRemoved []config.Medium
 	// Groups: haresources differs (by haresources.Digest).
 	Groups bool
+	// Monitor: which resources are monitored, how often, or what a
+	// failure leads to differs (monitor, monitor_interval,
+	// monitor_max_restarts, monitor_window, monitor_failure_timeout;
+	// monitor_timeout is the script runner's and needs a restart).
+	Monitor bool
 	// Restart lists the changes that need a restart, one line each:
 	// "<directive> changed (FILE:LINE)".
 	Restart []string
@@ -82,7 +88,7 @@ type Change struct {
 // Empty reports whether nothing changed at all.
 func (c Change) Empty() bool {
 	return !c.Timings && !c.Logging && !c.Authkeys && len(c.MediaAdded) == 0 &&
-		len(c.MediaRemoved) == 0 && !c.Groups && len(c.Restart) == 0
+		len(c.MediaRemoved) == 0 && !c.Groups && !c.Monitor && len(c.Restart) == 0
 }
 
 // Summary renders what changed in one line, for the log.
@@ -106,6 +112,9 @@ func (c Change) Summary() string {
 	if c.Groups {
 		parts = append(parts, "haresources")
 	}
+	if c.Monitor {
+		parts = append(parts, "monitoring")
+	}
 	if len(parts) == 0 {
 		return "nothing"
 	}
@@ -119,6 +128,8 @@ var liveDirectives = map[string]string{
 	"keepalive": "timing", "deadtime": "timing", "warntime": "timing", "initdead": "timing",
 	"logfacility": "log", "logfile": "log", "debugfile": "log", "debug": "log",
 	"log_badpack": "log", "syslogmsgfmt": "log",
+	"monitor": "monitor", "monitor_interval": "monitor", "monitor_max_restarts": "monitor",
+	"monitor_window": "monitor", "monitor_failure_timeout": "monitor",
 	"bcast": "media", "udp": "media", "mcast": "media", "ucast": "media",
 	"serial": "media", "udpport": "media", "baud": "media",
 }
@@ -134,6 +145,8 @@ func Diff(old, new *Set) Change {
 	c.Authkeys = !sameAuth(old.Auth, new.Auth)
 	c.MediaAdded, c.MediaRemoved = diffMedia(o.Media, n.Media)
 	c.Groups = haresources.Digest(old.Hares) != haresources.Digest(new.Hares)
+	oc, nc := old.MonitorConfig(), new.MonitorConfig()
+	c.Monitor = oc.Interval != nc.Interval || !maps.Equal(oc.Override, nc.Override) || old.MonitorPolicy() != new.MonitorPolicy()
 
 	// Every other directive: compared as written, by name; any difference
 	// needs a restart.

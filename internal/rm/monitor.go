@@ -59,6 +59,13 @@ func (p *MonitorPolicy) setDefaults() {
 	}
 }
 
+// SetMonitorPolicy replaces the policy (a reload). The failures on record
+// are kept: the new window and timeout apply to them from now on.
+func (m *Manager) SetMonitorPolicy(p MonitorPolicy) {
+	p.setDefaults()
+	m.cfg.Monitor = p
+}
+
 // MonitorFailed: the monitor op of Resource (as written in haresources)
 // of the group Key found it unhealthy; Output is what it said.
 type MonitorFailed struct{ Key, Resource, Output string }

@@ -1,6 +1,10 @@
 package rm
 
-import "heartbeatd/internal/nodestatus"
+import (
+	"time"
+
+	"heartbeatd/internal/nodestatus"
+)
 
 // GroupView is one haresources group as `heartbeatd status` shows it: its
 // state here, and whether the peer holds it by the manager's bookkeeping.
@@ -16,6 +20,12 @@ type GroupView struct {
 	// StartFailed: the last start here failed and the group was released
 	// again (GaveUp: too often; it is not retried here).
 	StartFailed, GaveUp bool
+	// MonitorRestarts counts the restarts here for monitor failures within
+	// monitor_window. RefusedUntil is set while the group, handed to the
+	// peer for monitor failures, is not taken back here (until
+	// monitor_failure_timeout has passed, or `heartbeatd cleanup`).
+	MonitorRestarts int
+	RefusedUntil    time.Time
 }
 
 // Views lists every group, haresources file order, appended to dst (which
@@ -24,6 +34,14 @@ func (m *Manager) Views(dst []GroupView) []GroupView {
 	peerUp := m.peerStatus == nodestatus.Active && !m.peerShutdone
 	for _, g := range m.groups {
 		v := GroupView{Key: g.Key, Home: g.Node, State: g.state, StartFailed: g.startFailed, GaveUp: g.gaveUp}
+		for _, t := range m.mon.restarts[g.Key] {
+			if m.now.Sub(t) < m.cfg.Monitor.Window {
+				v.MonitorRestarts++
+			}
+		}
+		if at, ok := m.mon.gaveAway[g.Key]; ok && m.now.Sub(at) < m.cfg.Monitor.FailureTimeout {
+			v.RefusedUntil = at.Add(m.cfg.Monitor.FailureTimeout)
+		}
 		if g.state == Stopped {
 			if m.nice {
 				// The peer's claim is in its own terms: its "local" set

@@ -27,7 +27,7 @@ func Build(version string, n *node.Node, now time.Time) *Snapshot {
 			res = []string{}
 		}
 		s.Groups = append(s.Groups, Group{Key: g.Key, Home: g.Home, Resources: res, Owner: g.Owner,
-			State: g.State, Since: stamp(g.Since)})
+			State: g.State, Since: stamp(g.Since), MonitorRestarts: g.MonitorRestarts, RefusedUntil: optStamp(g.RefusedUntil)})
 	}
 	fs := n.Fencing()
 	s.Fencing = Fencing{Attempts: fs.Attempts, Succeeded: fs.Succeeded, Failed: fs.Failed}

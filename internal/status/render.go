@@ -50,6 +50,11 @@ func Render(s *Snapshot) string {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", g.Key, g.State, owner, s.ago(&g.Since), strings.Join(g.Resources, " "))
 		}
 		tw.Flush()
+		for _, g := range s.Groups {
+			if line := monitorLine(s, g); line != "" {
+				fmt.Fprintf(&b, "  monitor: %s %s\n", g.Key, line)
+			}
+		}
 	}
 
 	b.WriteString("\n")
@@ -115,4 +120,22 @@ func fmtDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// monitorLine is what resource monitoring has done about group g here,
+// "" when nothing.
+func monitorLine(s *Snapshot, g Group) string {
+	var parts []string
+	switch g.MonitorRestarts {
+	case 0:
+	case 1:
+		parts = append(parts, "restarted once here for monitor failures within monitor_window")
+	default:
+		parts = append(parts, fmt.Sprintf("restarted %d times here for monitor failures within monitor_window", g.MonitorRestarts))
+	}
+	if g.RefusedUntil != nil {
+		parts = append(parts, fmt.Sprintf("handed to the peer for monitor failures; not taken back here before %s (%s from now) or `heartbeatd cleanup %s`",
+			g.RefusedUntil.Format("2006-01-02 15:04:05"), fmtDuration(g.RefusedUntil.Sub(s.Time)), g.Key))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -81,6 +81,13 @@ type Group struct {
 	// State is running, starting, stopping, failed or stopped.
 	State string    `json:"state"`
 	Since time.Time `json:"since"`
+	// MonitorRestarts counts the restarts of the group here for monitor
+	// failures within monitor_window (0 with monitoring off).
+	MonitorRestarts int `json:"monitor_restarts"`
+	// RefusedUntil: this node handed the group to the peer for monitor
+	// failures and does not take it back before then (or `heartbeatd
+	// cleanup KEY`); null otherwise.
+	RefusedUntil *time.Time `json:"refused_until"`
 }
 
 // Fencing is what this node knows of fencing.

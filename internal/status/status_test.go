@@ -273,7 +273,8 @@ var schemaKeys = []string{
 	"fencing", "fencing.attempts", "fencing.devices", "fencing.devices[].checked", "fencing.devices[].name",
 	"fencing.devices[].state", "fencing.failed", "fencing.last", "fencing.last.at", "fencing.last.node",
 	"fencing.last.ok", "fencing.succeeded",
-	"groups", "groups[].home", "groups[].key", "groups[].owner", "groups[].resources", "groups[].since", "groups[].state",
+	"groups", "groups[].home", "groups[].key", "groups[].monitor_restarts", "groups[].owner", "groups[].refused_until",
+	"groups[].resources", "groups[].since", "groups[].state",
 	"last_failover", "last_failover.began", "last_failover.duration_ms", "last_failover.ended",
 	"last_failover.groups", "last_failover.ok", "last_failover.peer", "last_failover.peer_last_heard",
 	"last_failover.reason",
@@ -289,7 +290,7 @@ func TestSchemaKeys(t *testing.T) {
 	now := t0
 	full := &Snapshot{
 		Nodes:        []Node{{LastHeard: &now, Links: []Link{{LastHeard: &now}}}},
-		Groups:       []Group{{Resources: []string{"x"}}},
+		Groups:       []Group{{Resources: []string{"x"}, RefusedUntil: &now}},
 		Fencing:      Fencing{Devices: []FenceDevice{{Checked: &now}}, Last: &Fence{}},
 		LastFailover: &Failover{PeerLastHeard: &now, Groups: []string{"x"}},
 	}
@@ -381,5 +382,29 @@ func TestFenceDeviceStates(t *testing.T) {
 	if len(d) != 2 || d[0].Name != "stonith_host * external/ipmi" || d[0].State != "failing" ||
 		d[1].State != "failing" || d[0].Checked == nil || !d[0].Checked.Equal(p.Now.UTC()) && !d[0].Checked.Equal(p.Now) {
 		t.Fatalf("devices %+v", d)
+	}
+}
+
+// What resource monitoring did to a group is one line under the table,
+// and nothing for a group it never touched.
+func TestRenderMonitorLine(t *testing.T) {
+	until := t0.Add(29*time.Minute + 30*time.Second)
+	s := &Snapshot{Time: t0, Local: "pa1", Groups: []Group{
+		{Key: "10.0.0.1", State: "running", Owner: "pa2", Since: t0, Resources: []string{"10.0.0.1"}, MonitorRestarts: 2, RefusedUntil: &until},
+		{Key: "10.0.0.2", State: "running", Owner: "pa1", Since: t0, Resources: []string{"10.0.0.2"}},
+		{Key: "10.0.0.3", State: "running", Owner: "pa1", Since: t0, Resources: []string{"10.0.0.3"}, MonitorRestarts: 1},
+	}}
+	out := Render(s)
+	for _, want := range []string{
+		"  monitor: 10.0.0.1 restarted 2 times here for monitor failures within monitor_window; handed to the peer for monitor failures; " +
+			"not taken back here before 2026-12-02 03:29:30 (29m30s from now) or `heartbeatd cleanup 10.0.0.1`\n",
+		"  monitor: 10.0.0.3 restarted once here for monitor failures within monitor_window\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no line %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "monitor: 10.0.0.2") {
+		t.Errorf("a monitor line for a group monitoring never touched:\n%s", out)
 	}
 }

@@ -19,15 +19,24 @@ import (
 
 // TestMonitorVIPRestored: `ip addr del` of the VIP on the node holding it
 // is noticed by IPaddr's monitor op and the group restarted there, within
-// one interval (plus the restart itself).
+// one interval (plus the restart itself). The cluster starts without
+// monitoring, which `heartbeatd reload` turns on.
 func TestMonitorVIPRestored(t *testing.T) {
 	c, vip := vipCluster(t, "mon-vip", "on", nativeIPaddr)
 	n1, n2 := c.nodes["n1"], c.nodes["n2"]
-	for _, n := range []*hbNode{n1, n2} {
-		n.writeConf(c.haCF(n, failoverTiming, "bcast eth1 eth2", "auto_failback on\nmonitor_interval 1\n"),
-			fmt.Sprintf("n1 IPaddr::%s/24/eth1 marker\n", vip))
+	conf := func(extra string) {
+		for _, n := range []*hbNode{n1, n2} {
+			n.writeConf(c.haCF(n, failoverTiming, "bcast eth1 eth2", "auto_failback on\n"+extra),
+				fmt.Sprintf("n1 IPaddr::%s/24/eth1 marker\n", vip))
+		}
 	}
+	conf("")
 	startN1ThenN2(c, vip)
+	conf("monitor_interval 1\n")
+	out, code := n1.reloadCmd()
+	if code != 0 || !strings.Contains(out, "monitoring") || strings.Contains(out, "monitor_interval") {
+		t.Fatalf("reload turning monitoring on: exit %d: %s", code, out)
+	}
 	// Let the first checks pass: a healthy group is left alone.
 	time.Sleep(2500 * time.Millisecond)
 	if strings.Contains(n1.log(), "failed its monitor check") {
