@@ -131,14 +131,16 @@ var wrapperRE = regexp.MustCompile(`\A#!/bin/sh\nexec "\$\{HEARTBEATD:-/usr/sbin
 // BuiltinAgent reports whether the script at path is one of heartbeatd's
 // own wrappers, and which agent it execs.
 func BuiltinAgent(path string) (string, bool) {
-	f, err := os.Open(path)
+	// Plain system calls: os.Open would also try to register the file
+	// with the poller, five more calls on a takeover's path.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", false
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	var buf [256]byte
-	n, _ := f.Read(buf[:])
-	if n == len(buf) || !bytes.HasPrefix(buf[:n], []byte("#!/bin/sh\n")) {
+	n, err := unix.Read(fd, buf[:])
+	if err != nil || n == len(buf) || !bytes.HasPrefix(buf[:n], []byte("#!/bin/sh\n")) {
 		return "", false
 	}
 	m := wrapperRE.FindSubmatch(buf[:n])

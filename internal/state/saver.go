@@ -12,8 +12,12 @@ import (
 // comes in the same step as the takeover it starts, and a loop stopped in
 // fsync runs neither the takeover's first script nor its keepalives.
 //
-// Records that arrive while a write is under way are merged, per node: the
-// newest record is written, durably if any of those merged was durable.
+// A live peer's periodic record, the common case, is still written by Put
+// itself when no other write is under way or queued: it is one pwrite into
+// the page cache (Peers.Put), and handing it to the writer would wake a
+// second thread every second of an idle cluster. Records that arrive while
+// a write is under way are merged, per node: the newest record is
+// written, durably if any of those merged was durable.
 // A crash before a record reaches the disk loses it, as a crash a moment
 // earlier would have; the floor it sets is then the previous record's, at
 // most a second older for a live peer.
@@ -23,6 +27,7 @@ type Saver struct {
 
 	mu      sync.Mutex
 	pending map[string]pendingRecord
+	busy    bool // a write is under way (Put's or the writer's): Peers is in use
 	closed  bool
 	wake    chan struct{} // a record is pending; capacity 1
 	stop    chan struct{} // closed by Close
@@ -55,12 +60,36 @@ func (s *Saver) Put(node string, gen, seq uint64, durable bool) {
 		s.mu.Unlock()
 		return
 	}
+	if !durable && !s.busy && len(s.pending) == 0 {
+		s.busy = true
+		s.mu.Unlock()
+		s.report(s.write(node, PeerRecord{Gen: gen, Seq: seq}, false))
+		s.mu.Lock()
+		s.busy = false
+		queued := len(s.pending) > 0 // only the writer's wake-up can have been lost
+		s.mu.Unlock()
+		if queued {
+			s.kick()
+		}
+		return
+	}
 	p := s.pending[node]
 	s.pending[node] = pendingRecord{PeerRecord{Gen: gen, Seq: seq}, p.durable || durable}
 	s.mu.Unlock()
+	s.kick()
+}
+
+// kick wakes the writer.
+func (s *Saver) kick() {
 	select {
 	case s.wake <- struct{}{}:
 	default: // the writer has been woken already
+	}
+}
+
+func (s *Saver) report(err error) {
+	if err != nil && s.onErr != nil {
+		s.onErr(err)
 	}
 }
 
@@ -90,20 +119,30 @@ func (s *Saver) run(release func()) {
 	}
 }
 
-// flush writes the pending records, in node order.
+// flush writes the pending records, in node order. While Put writes a
+// periodic record itself, the batch waits for the next wake-up, which that
+// Put gives once it is done.
 func (s *Saver) flush() {
 	s.mu.Lock()
+	if s.busy || len(s.pending) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.busy = true
 	batch := s.pending
 	s.pending = map[string]pendingRecord{}
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.busy = false
+		s.mu.Unlock()
+	}()
 	nodes := make([]string, 0, len(batch))
 	for n := range batch {
 		nodes = append(nodes, n)
 	}
 	sort.Strings(nodes)
 	for _, n := range nodes {
-		if err := s.write(n, batch[n].rec, batch[n].durable); err != nil && s.onErr != nil {
-			s.onErr(err)
-		}
+		s.report(s.write(n, batch[n].rec, batch[n].durable))
 	}
 }

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,8 +30,8 @@ func TestSaverWritesNewestAndFlushesOnClose(t *testing.T) {
 }
 
 // A write stuck on the disk does not stop Put (the daemon's loop): the
-// records that arrive meanwhile are merged, and the merged record is
-// written durably if any of them was.
+// records that arrive meanwhile, periodic ones too, are merged, and the
+// merged record is written durably if any of them was.
 func TestSaverPutNeverWaitsAndMergesDurable(t *testing.T) {
 	type call struct {
 		node    string
@@ -52,7 +53,7 @@ func TestSaverPutNeverWaitsAndMergesDurable(t *testing.T) {
 		return nil
 	}, nil)
 	go s.run(func() {})
-	s.Put("pa2", 7, 1, false)
+	s.Put("pa2", 7, 1, true) // durable: the writer's
 	<-stuck
 	done := make(chan struct{})
 	go func() {
@@ -68,7 +69,7 @@ func TestSaverPutNeverWaitsAndMergesDurable(t *testing.T) {
 	}
 	close(release)
 	s.Close()
-	want := []call{{"pa2", PeerRecord{7, 1}, false}, {"pa2", PeerRecord{7, 3}, true}, {"pb2", PeerRecord{3, 9}, false}}
+	want := []call{{"pa2", PeerRecord{7, 1}, true}, {"pa2", PeerRecord{7, 3}, true}, {"pb2", PeerRecord{3, 9}, false}}
 	if !slices.Equal(calls, want) {
 		t.Fatalf("writes %+v, want %+v", calls, want)
 	}
@@ -99,5 +100,30 @@ func TestSaverReportsFailures(t *testing.T) {
 	s.Close()
 	if recs, _ := LoadPeers(dir); recs["pa2"] != (PeerRecord{7, 2}) {
 		t.Fatalf("after the disk recovered: %v", recs)
+	}
+}
+
+// With nothing under way, a periodic record is written by Put itself (one
+// pwrite, no second thread woken); a durable one goes to the writer.
+func TestSaverPeriodicInlineDurableQueued(t *testing.T) {
+	var calls []string
+	s := newSaver(func(node string, r PeerRecord, durable bool) error {
+		calls = append(calls, fmt.Sprintf("%s %d/%d %v", node, r.Gen, r.Seq, durable))
+		return nil
+	}, nil)
+	s.Put("pa2", 7, 1, false)
+	s.Put("pa2", 7, 2, false)
+	if want := []string{"pa2 7/1 false", "pa2 7/2 false"}; !slices.Equal(calls, want) {
+		t.Fatalf("periodic records: %q, want %q written at once", calls, want)
+	}
+	s.Put("pa2", 7, 3, true)
+	s.Put("pa2", 7, 4, false) // a durable one is queued: merged with it
+	if len(calls) != 2 {
+		t.Fatalf("a durable record was written by Put: %q", calls)
+	}
+	go s.run(func() {})
+	s.Close()
+	if want := []string{"pa2 7/1 false", "pa2 7/2 false", "pa2 7/4 true"}; !slices.Equal(calls, want) {
+		t.Fatalf("after Close: %q, want %q", calls, want)
 	}
 }
