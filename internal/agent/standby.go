@@ -92,6 +92,11 @@ func ServeStandby(in io.Reader, stderr io.Writer) int {
 	if nullErr == nil {
 		nullErr = unix.Dup2(int(null.Fd()), 0)
 	}
+	if req.Report > 0 {
+		// The tools the agent runs (and IPaddr's background ARP sender,
+		// which may live for days) must not hold the runner's pipe.
+		unix.CloseOnExec(req.Report)
+	}
 	if nullErr != nil {
 		fmt.Fprintf(stderr, "ERROR: standby helper: stdin to %s: %v\n", os.DevNull, nullErr)
 		return Failed

@@ -56,8 +56,10 @@ func registerTestAgents() {
 			io.Printf("env %s", kv)
 		}
 		// A tool the agent runs inherits the environment.
-		out, _ := exec.Command("sh", "-c", "echo child FOO=$FOO").Output()
-		io.Printf("%s", strings.TrimSpace(string(out)))
+		out, _ := exec.Command("sh", "-c", "echo child FOO=$FOO; test -e /proc/$$/fd/3 && echo child holds fd 3").Output()
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			io.Printf("%s", l)
+		}
 		if args[len(args)-1] == "status" {
 			io.Printf("running")
 		}
@@ -186,6 +188,9 @@ func TestSparesRunBuiltinAgentInTakenHelper(t *testing.T) {
 	}
 	if !slices.Contains(out.Output, "child FOO=bar") {
 		t.Errorf("a tool the agent runs does not inherit its environment: %q", out.Output)
+	}
+	if slices.Contains(out.Output, "child holds fd 3") {
+		t.Errorf("a tool the agent runs inherited the report pipe: %q", out.Output)
 	}
 	// The taken helper is replaced.
 	waitIdle(t, r.Spares, 2)
