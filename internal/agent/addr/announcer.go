@@ -37,6 +37,14 @@ import (
 // step down) and takes the name once it is free. stop connects too, so the
 // announcer of a released address ends at once rather than at its next
 // slot.
+//
+// Stepping down is acknowledged: the holder closes its sending socket, which
+// waits out a frame being written, and only then answers the connection.
+// So once stop returns, not one more frame for the address leaves this
+// node; without that, a slot whose ownership check ran just before stop
+// removed the address went out just after it, and the peer's first
+// announcement could be followed by one from the node that gave the
+// address up.
 
 // Refresh interval limits. Below a second a refresh is a flood (and Linux
 // ignores a second ARP update within its 1 s locktime anyway); the upper
@@ -84,22 +92,32 @@ func announcerName(ip netip.Addr) *net.UnixAddr {
 // to step down; it does so as soon as it accepts the connection.
 const claimWait = 2 * time.Second
 
+// dismissWait bounds how long DismissAnnouncer waits for the announcer's
+// acknowledgement. It comes as soon as a frame being written is out
+// (microseconds); the bound only keeps a stop from hanging on an
+// announcer that is itself stuck.
+const dismissWait = time.Second
+
 // Claim is this process's place as the one background announcer of an
 // address in its network namespace.
 type Claim struct {
 	l          *net.UnixListener
 	superseded chan struct{}
 	once       sync.Once
+	silence    func() // closes the sending socket; see ClaimAnnouncer
 }
 
 // ClaimAnnouncer makes this process the announcer of ip, asking the
-// running one, if any, to step down.
-func ClaimAnnouncer(ip netip.Addr) (*Claim, error) {
+// running one, if any, to step down. silence, when the claim ends, must
+// stop this process's sending for good and return only once no frame is
+// being written: closing the socket does both (a close waits for a write
+// under way, and every later write fails).
+func ClaimAnnouncer(ip netip.Addr, silence func()) (*Claim, error) {
 	deadline := time.Now().Add(claimWait)
 	for {
 		l, err := net.ListenUnix("unix", announcerName(ip))
 		if err == nil {
-			c := &Claim{l: l, superseded: make(chan struct{})}
+			c := &Claim{l: l, superseded: make(chan struct{}), silence: silence}
 			go c.serve()
 			return c, nil
 		}
@@ -123,18 +141,27 @@ func (c *Claim) serve() {
 		if err != nil {
 			return // closed
 		}
-		same := sameUser(conn)
-		conn.Close()
-		if same {
-			c.end()
-			return
+		if !sameUser(conn) {
+			conn.Close()
+			continue
 		}
+		c.end()
+		// The acknowledgement: nothing more will be sent from here.
+		conn.SetWriteDeadline(time.Now().Add(dismissWait))
+		conn.Write([]byte{1})
+		conn.Close()
+		return
 	}
 }
 
+// end marks the claim over, silences the sender and frees the name, in
+// that order, so the name is free by the time the dismisser hears back.
 func (c *Claim) end() {
 	c.once.Do(func() {
 		close(c.superseded)
+		if c.silence != nil {
+			c.silence()
+		}
 		c.l.Close()
 	})
 }
@@ -163,13 +190,19 @@ func sameUser(conn *net.UnixConn) bool {
 }
 
 // DismissAnnouncer tells the background announcer of ip in this network
-// namespace, if one runs, to end; it reports whether one was there.
+// namespace, if one runs, to end, and waits (at most dismissWait) until it
+// has stopped sending; it reports whether one was there. An announcer of
+// an older build closes the connection without a byte; that counts as
+// the answer too.
 func DismissAnnouncer(ip netip.Addr) bool {
 	conn, err := net.DialUnix("unix", nil, announcerName(ip))
 	if err != nil {
 		return false
 	}
-	conn.Close()
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(dismissWait))
+	var b [1]byte
+	conn.Read(b[:])
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -83,12 +84,12 @@ func TestClaimAnnouncerNewestWins(t *testing.T) {
 	// Abstract sockets are per network namespace; this test runs in the
 	// host's, so the address is made unique to this process.
 	ip := netip.AddrFrom16([16]byte{0xfd, 0, 0x02, 0x33, 14: byte(os.Getpid() >> 8), 15: byte(os.Getpid())})
-	first, err := ClaimAnnouncer(ip)
+	first, err := ClaimAnnouncer(ip, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	second, err := ClaimAnnouncer(ip)
+	second, err := ClaimAnnouncer(ip, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +119,40 @@ func TestClaimAnnouncerNewestWins(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// DismissAnnouncer returns only once the announcer has silenced its
+// sender: a stop that returned while a frame was still being written let
+// that frame out after the address was gone (and after the peer's first
+// announcement, in a switchover).
+func TestDismissWaitsForTheSenderToGoQuiet(t *testing.T) {
+	ip := netip.AddrFrom16([16]byte{0xfd, 0, 0x02, 0x34, 14: byte(os.Getpid() >> 8), 15: byte(os.Getpid())})
+	var quiet atomic.Bool
+	c, err := ClaimAnnouncer(ip, func() {
+		time.Sleep(200 * time.Millisecond) // a write under way
+		quiet.Store(true)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !DismissAnnouncer(ip) {
+		t.Fatal("DismissAnnouncer found no announcer")
+	}
+	if !quiet.Load() {
+		t.Fatal("DismissAnnouncer returned before the announcer silenced its sender")
+	}
+	select {
+	case <-c.Superseded():
+	default:
+		t.Fatal("the claim is not marked superseded")
+	}
+	// The name is free again for a newcomer.
+	next, err := ClaimAnnouncer(ip, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Close()
 }
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -176,23 +176,32 @@ func (an *Announcer) TailMain(args []string, aio agent.IO) int {
 	}
 	defer s.Close()
 	index := s.Index()
+	// The claim makes this the address's one announcer, and lets stop
+	// (or a newer announcer) end it at once, the burst's tail as well as
+	// the refresh.
 	var superseded <-chan struct{}
-	if a.Refresh > 0 {
-		claim, err := ClaimAnnouncer(a.IP)
-		if err != nil {
+	claim, err := ClaimAnnouncer(a.IP, func() { s.Close() })
+	if err != nil {
+		if a.Refresh > 0 {
 			// The burst still matters more than the refresh.
 			aio.Errorf("%s: %v; no periodic refresh", an.Name, err)
 			a.Refresh = 0
-		} else {
-			defer claim.Close()
-			superseded = claim.Superseded()
+		}
+	} else {
+		defer claim.Close()
+		superseded = claim.Superseded()
+	}
+	released := func() bool {
+		select {
+		case <-superseded:
+			return true
+		default:
+			return false
 		}
 	}
 	owned := func() (bool, error) {
-		select {
-		case <-superseded:
+		if released() {
 			return false, nil
-		default:
 		}
 		if !DaemonAlive(a.DaemonPID) {
 			return false, nil
@@ -201,7 +210,9 @@ func (an *Announcer) TailMain(args []string, aio agent.IO) int {
 	}
 	if a.From < a.Burst.Count {
 		if _, err := s.Send(a.From, a.Burst.Count, a.FirstWait(time.Now()), owned); err != nil {
-			if errors.Is(err, garp.ErrReleased) {
+			// A send cut off by the claim's end (a closed socket) is a
+			// release, not a failure.
+			if errors.Is(err, garp.ErrReleased) || released() {
 				return agent.OK
 			}
 			aio.Errorf("%s: %s on %s: %v", an.Name, a.IP, a.Iface, err)
