@@ -68,6 +68,22 @@ func Register(name string, f Func) { registry[name] = f }
 // Lookup returns the agent called name.
 func Lookup(name string) (Func, bool) { f, ok := registry[name]; return f, ok }
 
+// startChecks names the agents whose start does the status check itself:
+// see MarkStartChecks.
+var startChecks = map[string]bool{}
+
+// MarkStartChecks records that agent name's start does everything
+// ResourceManager's "status before start" is for: it reads the state the
+// status would read, and when the resource is already running it succeeds
+// without starting a second copy, whatever the status would have said
+// "running" about. For such an agent, status followed by start is the
+// start alone (plus, for an address, one more announcement), and the
+// daemon skips the status on the takeover's path (daemon/exec.go).
+func MarkStartChecks(name string) { startChecks[name] = true }
+
+// StartChecks reports whether MarkStartChecks was called for name.
+func StartChecks(name string) bool { return startChecks[name] }
+
 // Names lists the registered agents.
 func Names() []string {
 	var out []string

@@ -21,7 +21,11 @@ type fakeScripts struct {
 	mu      sync.Mutex
 	up      map[string]bool
 	journal []string
+	// checks: the resources (by Raw) whose start checks for itself.
+	checks map[string]bool
 }
+
+func (f *fakeScripts) StartChecks(res haresources.Resource) bool { return f.checks[res.Raw] }
 
 func (f *fakeScripts) RunOp(_ context.Context, res haresources.Resource, op string, env []string) script.Result {
 	f.mu.Lock()
@@ -62,6 +66,37 @@ func TestExecutorPassesPeersAndReportsResults(t *testing.T) {
 		t.Errorf("status reported %+v", d)
 	}
 	want := []string{"start 10.0.0.1 HA_TAKEOVER_FROM=n2", "stop 10.0.0.1 HA_RELEASE_TO=n2", "status 10.0.0.1"}
+	if got := fs.ops(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("ops %q, want %q", got, want)
+	}
+}
+
+// The status before a start is answered "stopped" without a run when the
+// resource's start checks for itself; every other status runs: before
+// the start of a resource that does not, and after a failed stop (a Stop
+// job's status decides between a retry and a reboot).
+func TestExecutorLeavesOutStatusBeforeSelfCheckingStart(t *testing.T) {
+	fs := &fakeScripts{checks: map[string]bool{"10.0.0.1": true}, up: map[string]bool{"10.0.0.1": true}}
+	e := &executor{scripts: fs, done: make(chan node.Event, 4)}
+	ip := haresources.Resource{Script: "IPaddr", Args: []string{"10.0.0.1"}, Raw: "10.0.0.1"}
+	db := haresources.Resource{Script: "mysql", Raw: "mysql"}
+	e.run(grouprun.Run{ID: 1, Kind: grouprun.Start, Resource: ip, Op: grouprun.OpStatus})
+	// Answered before run returns: the loop reads it without sleeping.
+	select {
+	case ev := <-e.done:
+		if d := ev.(node.ScriptDone); d.ID != 1 || d.Running || d.Exit != 0 || d.Missing || d.Incomplete {
+			t.Errorf("left-out status reported %+v, want a clean stopped", d)
+		}
+	default:
+		t.Fatal("the left-out status was not answered before run returned")
+	}
+	e.run(grouprun.Run{ID: 2, Kind: grouprun.Start, Resource: db, Op: grouprun.OpStatus})
+	<-e.done
+	e.run(grouprun.Run{ID: 3, Kind: grouprun.Stop, Resource: ip, Op: grouprun.OpStatus})
+	if d := (<-e.done).(node.ScriptDone); d.ID != 3 || !d.Running {
+		t.Errorf("a stop's status must run: %+v", d)
+	}
+	want := []string{"status mysql", "status 10.0.0.1"}
 	if got := fs.ops(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("ops %q, want %q", got, want)
 	}

@@ -236,7 +236,9 @@ func (r *Runs) start(j *job) {
 
 // check asks whether resource idx runs already (ResourceManager starts
 // only the resources whose status does not say running), or ends the
-// start when every resource is up.
+// start when every resource is up. The shell may answer this status
+// "stopped" without a run for an agent whose start checks for itself
+// (daemon/exec.go): the start it leads to is then the same.
 func (r *Runs) check(j *job) {
 	if j.idx == len(j.g.Resources) {
 		r.finish(j, Finished{Job: j.Job, OK: true})

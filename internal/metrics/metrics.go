@@ -162,6 +162,7 @@ func (e *Exporter) Publish(now time.Time, n *node.Node, sh Shell) {
 // Scripts runs resource scripts; the daemon's executor takes one.
 type Scripts interface {
 	RunOp(ctx context.Context, res haresources.Resource, op string, env []string) script.Result
+	StartChecks(res haresources.Resource) bool
 }
 
 // Scripts wraps s so that every run is counted and timed. A nil exporter

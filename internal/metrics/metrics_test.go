@@ -169,6 +169,8 @@ type fakeScripts struct {
 	result script.Result
 }
 
+func (f *fakeScripts) StartChecks(haresources.Resource) bool { return false }
+
 func (f *fakeScripts) RunOp(ctx context.Context, res haresources.Resource, op string, env []string) script.Result {
 	*f.clock = f.clock.Add(f.took)
 	return f.result

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/agent"
 )
 
 // RunOp runs one op of a group's resource for the executor, with the
@@ -45,6 +46,26 @@ func (r *Runner) RunOp(ctx context.Context, res haresources.Resource, op string,
 		r.log(EntityResourceManager, LevelError, fmt.Sprintf("Return code %d from %s", out.ExitCode, out.Path))
 	}
 	return out
+}
+
+// StartChecks reports whether res's start does ResourceManager's status
+// check itself, so that the status run before it can be left out: res
+// resolves to one of heartbeatd's own wrappers (BuiltinAgent), for an
+// agent that says so (agent.MarkStartChecks). The script is resolved
+// again at each call, as for a run: an admin who replaced the wrapper with
+// a script of their own gets the status run again.
+func (r *Runner) StartChecks(res haresources.Resource) bool {
+	path, err := r.Locate(res.Script)
+	if err != nil {
+		return false
+	}
+	name, ok := BuiltinAgent(path)
+	if !ok || !agent.StartChecks(name) {
+		return false
+	}
+	r.log(EntityResourceManager, LevelDebug, fmt.Sprintf("%s %s: no status before start; %s's start checks for itself",
+		path, strings.Join(ScriptArgs(res), " "), name))
+	return true
 }
 
 // logRunError logs why a script could not be run, in Heartbeat's wording

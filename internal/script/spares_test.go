@@ -428,6 +428,29 @@ func TestBuiltinAgent(t *testing.T) {
 	}
 }
 
+// The status before a start is left out only for heartbeatd's own wrapper
+// of an agent whose start checks for itself; a script of the same name
+// that an admin put in its place, another agent, or no script at all gets
+// the status run.
+func TestStartChecks(t *testing.T) {
+	agent.MarkStartChecks("TChecks") // only asked of the registry here; never run
+	r := &Runner{Dirs: []string{t.TempDir()}}
+	dir := r.Dirs[0]
+	os.WriteFile(filepath.Join(dir, "TChecks"), fmt.Appendf(nil, testWrapper, "TChecks"), 0o755)
+	os.WriteFile(filepath.Join(dir, "TNop"), fmt.Appendf(nil, testWrapper, "TNop"), 0o755)
+	os.WriteFile(filepath.Join(dir, "Own"), []byte("#!/bin/sh\nexec /usr/sbin/heartbeatd resource TChecks \"$@\"\n"), 0o755)
+	for script, want := range map[string]bool{"TChecks": true, "TNop": false, "Own": false, "Missing": false} {
+		if got := r.StartChecks(haresources.Resource{Script: script}); got != want {
+			t.Errorf("StartChecks(%s) = %v, want %v", script, got, want)
+		}
+	}
+	// The wrapper replaced by the admin's own script: the status runs again.
+	os.WriteFile(filepath.Join(dir, "TChecks"), []byte("#!/bin/sh\necho running\n"), 0o755)
+	if r.StartChecks(haresources.Resource{Script: "TChecks"}) {
+		t.Error("an admin's script in place of the wrapper taken for the agent")
+	}
+}
+
 // BenchmarkRunBuiltinAgent is one status op of a built-in agent that does
 // nothing, through a standby helper and, as before them, forked through
 // the wrapper (sh, then the binary).

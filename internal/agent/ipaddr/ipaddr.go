@@ -19,9 +19,10 @@
 //     given broadcast or the subnet's. Before that, an ARP probe checks
 //     that no other station answers for the address (below). Then a
 //     gratuitous ARP burst announces the new MAC. Starting an address that
-//     is already configured here succeeds and sends the burst again: that
-//     is how the daemon re-announces after a healed split brain
-//     (FIELD-NOTES row 2).
+//     is already configured here (on any interface, as for status)
+//     succeeds and sends the burst again: that is how the daemon
+//     re-announces after a healed split brain (FIELD-NOTES row 2), and why
+//     the daemon runs no status before this start (agent.MarkStartChecks).
 //   - stop: removes the address from every interface of this node;
 //     stopping a stopped address succeeds.
 //   - status: prints "running" when the kernel's address list has the
@@ -100,6 +101,9 @@ import (
 func init() {
 	agent.Register("IPaddr", Main)
 	agent.Register("IPaddr2", Main)
+	// start finds a held address itself and only announces it again.
+	agent.MarkStartChecks("IPaddr")
+	agent.MarkStartChecks("IPaddr2")
 	agent.Register(TailAgent, GarpTailMain)
 }
 
@@ -187,12 +191,13 @@ func start(k *addr.Kernel, t target, links []addr.Link, addrs []addr.IfAddr, hel
 		fmt.Fprintf(io.Stderr, "WARNING: %s\n", w)
 	}
 	if len(held) > 0 {
+		// Idempotent start; announce again (re-send after split brain).
+		// Held on another interface than the resource names, the address
+		// is still ours, as status says; it stays where it is.
 		a := held[0]
 		if t.Iface != "" && a.Iface != t.Iface {
-			io.Errorf("IPaddr %s: %s is already configured on %s, not on %s; stop it there first", t.Raw, t.IP, a.Iface, t.Iface)
-			return agent.Failed
+			fmt.Fprintf(io.Stderr, "WARNING: %s is configured on %s, not on %s as the resource says\n", t.IP, a.Iface, t.Iface)
 		}
-		// Idempotent start; announce again (re-send after split brain).
 		io.Printf("INFO: %s already configured on %s; announcing it again", t.IP, labelOrIface(a.Label, a.Iface))
 		announcer.Announce(k, a.Iface, t.IP, burst, io)
 		return agent.OK

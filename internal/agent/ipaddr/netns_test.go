@@ -115,6 +115,23 @@ func TestInterfaceFromSubnetAndErrors(t *testing.T) {
 		t.Fatalf("/32: %q", got)
 	}
 
+	if !agent.StartChecks("IPaddr") || !agent.StartChecks("IPaddr2") {
+		t.Error("IPaddr is not marked as checking for itself on start: the daemon would run status before it")
+	}
+	// Held on another interface than the resource names: status says
+	// running, so start must succeed too (the daemon runs no status
+	// before it), leaving the address where it is, with the same warning.
+	elsewhere := vip.String() + "/24/eth1"
+	for _, op := range []string{"status", "start"} {
+		r := ipaddrAgent.MustRun(t, n, quick, elsewhere, op)
+		if !strings.Contains(r.Stderr, "WARNING: "+vip.String()+" is configured on eth2, not on eth1") {
+			t.Errorf("%s %s: no warning: %q", op, elsewhere, r.Stderr)
+		}
+	}
+	if got := addrtest.AddrLines(t, n, vip); len(got) != 1 || !strings.Contains(got[0], " eth2 ") {
+		t.Fatalf("after start %s: %q, want it still on eth2 alone", elsewhere, got)
+	}
+
 	for _, tc := range []struct {
 		arg, want string
 	}{

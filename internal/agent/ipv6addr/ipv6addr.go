@@ -22,8 +22,9 @@
 //     after the kernel's own second of duplicate address detection, and
 //     a burst of unsolicited neighbour advertisements (the IPv6 gratuitous
 //     ARP, Override flag set) moves the neighbours' entries to our MAC.
-//     Starting an address that is already configured here succeeds and
-//     announces it again.
+//     Starting an address that is already configured here (on any
+//     interface, as for status) succeeds and announces it again, so the
+//     daemon runs no status before this start (agent.MarkStartChecks).
 //   - stop: removes the address from every interface of this node;
 //     stopping a stopped address succeeds.
 //   - status: prints "running" when the kernel's address list has the
@@ -72,6 +73,7 @@ import (
 
 func init() {
 	agent.Register("IPv6addr", Main)
+	agent.MarkStartChecks("IPv6addr") // start finds a held address itself
 	agent.Register(TailAgent, TailMain)
 }
 
@@ -135,8 +137,8 @@ func start(k *addr.Kernel, t haresources.IPv6Spec, links []addr.Link, addrs, hel
 	if len(held) > 0 {
 		a := held[0]
 		if t.Iface != "" && a.Iface != t.Iface {
-			io.Errorf("IPv6addr %s: %s is already configured on %s, not on %s; stop it there first", t, t.Addr, a.Iface, t.Iface)
-			return agent.Failed
+			// Still ours, as status says; it stays where it is.
+			fmt.Fprintf(io.Stderr, "WARNING: %s is configured on %s, not on %s as the resource says\n", t.Addr, a.Iface, t.Iface)
 		}
 		io.Printf("INFO: %s already configured on %s; announcing it again", t.Addr, a.Iface)
 		announcer.Announce(k, a.Iface, t.Addr, b, io)
