@@ -41,6 +41,23 @@ import (
 type IO struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Settle, when set, ends the op for the daemon now, with code as its
+	// exit code, while the agent goes on: what it prints afterwards is
+	// still logged, but the daemon's next step (the group's next resource)
+	// no longer waits for it. For work after the outcome is certain that
+	// only informs, such as the takeover's listen for the old holder of an
+	// address. The agent must still return the same code, and soon: what
+	// follows Settle is bounded by the script timeout. Only a standby
+	// helper sets it; through the wrapper the op ends at the exit, as
+	// Heartbeat's do.
+	Settle func(code int)
+}
+
+// Settled calls Settle if it is set.
+func (io IO) Settled(code int) {
+	if io.Settle != nil {
+		io.Settle(code)
+	}
 }
 
 // OS is the IO of the real process.

@@ -37,8 +37,17 @@ type Request struct {
 	// ends the op on that byte instead of on the process's exit: tearing
 	// down a Go process (its threads and address space) takes about a
 	// millisecond, which a takeover's status and start would each wait for.
+	//
+	// An agent that settles early (IO.Settle) has its code written then,
+	// followed by SettledEarly, while its output stays open; the helper
+	// then writes nothing more there.
 	Report int `json:"report,omitempty"`
 }
+
+// SettledEarly follows the exit code on the report pipe when the agent
+// settled before returning: its output is still open, and the runner ends
+// the op without waiting for the end of it.
+const SettledEarly = 'E'
 
 // Encode is the request as the runner writes it; the helper reads until
 // EOF, so the runner closes the pipe after it.
@@ -113,8 +122,20 @@ func ServeStandby(in io.Reader, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "heartbeatd: no built-in resource agent %q\n", req.Agent)
 		return NotInstalled
 	}
-	code := f(req.Args, OS())
+	aio := OS()
+	settled := false
 	if req.Report > 0 {
+		aio.Settle = func(code int) {
+			if settled {
+				return
+			}
+			settled = true
+			_, _ = unix.Write(req.Report, []byte{byte(code), SettledEarly})
+			_ = unix.Close(req.Report)
+		}
+	}
+	code := f(req.Args, aio)
+	if req.Report > 0 && !settled {
 		report(req.Report, code, null)
 	}
 	return code

@@ -84,6 +84,15 @@ func (o *outputLog) add(line string) {
 	o.omitted++
 }
 
+// snapshot returns the lines kept so far and the number left out,
+// logging nothing.
+func (o *outputLog) snapshot() ([]string, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	lines := append([]string(nil), o.head...)
+	return append(lines, o.tail...), o.omitted
+}
+
 // finish logs what was held back and returns the kept lines, with a marker
 // line where lines were left out, plus the number left out.
 func (o *outputLog) finish() ([]string, int) {
@@ -242,6 +251,16 @@ func (c *capture) pump(f *os.File, sink func([]byte)) {
 			return
 		}
 	}
+}
+
+// settle completes out with the output so far, for an op that ended while
+// its process goes on (agent.IO.Settle): later lines are still logged as
+// they come, and finish, at the process's end, logs any held back.
+func (c *capture) settle(out *Result) {
+	c.mu.Lock()
+	out.Running = c.status.Running()
+	c.mu.Unlock()
+	out.Output, out.OmittedLines = c.logs.snapshot()
 }
 
 // finish detaches the sinks from the readers (who may still be draining a

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"heartbeatd/haresources"
+	"heartbeatd/internal/agent"
 	"heartbeatd/internal/clock"
 	"heartbeatd/internal/level"
 )
@@ -224,13 +225,14 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 	// A standby helper reports its agent's exit code before it exits (see
 	// agent.Request.Report); a helper that dies without doing so (a crash)
 	// is judged by its exit, as a script is.
-	reported := make(chan int, 1)
+	reported := make(chan report, 1)
 	if p.report != nil {
 		go func() {
 			defer p.report.Close()
-			var b [1]byte
-			if n, _ := p.report.Read(b[:]); n == 1 {
-				reported <- int(b[0])
+			// One write of one or two bytes: a pipe hands it over whole.
+			var b [2]byte
+			if n, _ := p.report.Read(b[:]); n >= 1 {
+				reported <- report{code: int(b[0]), early: n == 2 && b[1] == agent.SettledEarly}
 			}
 		}()
 	}
@@ -242,11 +244,18 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 	}
 	var cause error // why the script was killed
 	select {
-	case code := <-reported:
+	case rep := <-reported:
 		// The op is over; the process's exit, a millisecond of Go runtime
 		// teardown, is waited for in the background. Its group is never
 		// signalled again, so its pid being reused later is harmless.
-		out.ExitCode = code
+		out.ExitCode = rep.code
+		if rep.early {
+			// The agent goes on for a while (agent.IO.Settle): its output
+			// is logged as it comes, and it is killed if it overstays.
+			c.settle(&out)
+			go r.afterSettle(c, cmd, pid, exited, entity, path, op)
+			return out
+		}
 		go func() { <-exited; _ = cmd.Wait() }()
 		r.drain(c, entity, path, op)
 		c.finish(&out)
@@ -283,6 +292,36 @@ func (r *Runner) RunEnv(ctx context.Context, res haresources.Resource, op string
 	// got stuck has been collected; the readers discard the rest.
 	c.finish(&out)
 	return out
+}
+
+// report is what a standby helper said on its report pipe.
+type report struct {
+	code  int
+	early bool // agent.SettledEarly: the agent is still running
+}
+
+// afterSettle sees an agent that settled early to its end: it logs the
+// rest of its output, kills its group if it is still there a Timeout
+// after the settle (an agent that said it was done must not linger), and
+// reaps it.
+func (r *Runner) afterSettle(c *capture, cmd *exec.Cmd, pid int, exited <-chan struct{}, entity, path, op string) {
+	clk := r.clock()
+	var limit <-chan time.Time
+	if r.Timeout > 0 {
+		limit = clk.After(r.Timeout)
+	}
+	select {
+	case <-exited:
+	case <-limit:
+		r.log(EntityResourceManager, LevelWarn, fmt.Sprintf("%s %s: still running %v after it reported its result; killing process group %d", path, op, r.Timeout, pid))
+		if !r.killGroup(pid, exited) {
+			r.reapLater(cmd, exited, path, op, clk.Now())
+			return
+		}
+	}
+	_ = cmd.Wait()
+	r.drain(c, entity, path, op)
+	c.finish(new(Result))
 }
 
 // drain waits, for at most drainDelay, for the output readers of a script

@@ -66,6 +66,17 @@ func registerTestAgents() {
 		return 0
 	})
 	agent.Register("TNop", func(_ []string, io agent.IO) int { io.Printf("stopped"); return 0 })
+	// TSettle settles with its argument as the code, then goes on for
+	// TEST_AFTER before a last line (agent.IO.Settle).
+	agent.Register("TSettle", func(args []string, io agent.IO) int {
+		code, _ := strconv.Atoi(args[0])
+		io.Printf("INFO: settling with %d", code)
+		io.Settled(code)
+		d, _ := time.ParseDuration(io.Getenv("TEST_AFTER"))
+		time.Sleep(d)
+		fmt.Fprintln(io.Stderr, "WARNING: said after the settle")
+		return code
+	})
 	// TCode prints its pid and exits with the code of its first argument.
 	agent.Register("TCode", func(args []string, io agent.IO) int {
 		io.Printf("pid=%d", os.Getpid())
@@ -99,7 +110,7 @@ func sparesRunner(t testing.TB, size int) (*Runner, string) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, name := range []string{"TEnv", "TPanic", "TStuck", "TNop", "TCode"} {
+	for _, name := range []string{"TEnv", "TPanic", "TStuck", "TNop", "TCode", "TSettle"} {
 		if err := os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, testWrapper, name), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -246,6 +257,76 @@ func TestSparesOpEndsOnTheReportedCode(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("helper %d not reaped after it exited", pid)
 		}
+	}
+}
+
+// An agent that settles early (IPaddr's takeover, before it listens for
+// the old holder) ends the op then; what it says afterwards is still
+// logged, and it is reaped when it ends.
+func TestSparesSettleEndsTheOpEarly(t *testing.T) {
+	r, _ := sparesRunner(t, 1)
+	log := &recLogger{}
+	r.Log = log
+	r.Env = append(r.Env, "TEST_AFTER=1500ms")
+	pid := idlePids(r.Spares)[0] // the one helper: it runs the op
+	began := time.Now()
+	out := r.RunOp(context.Background(), haresources.Resource{Script: "TSettle", Args: []string{"0"}}, "start", nil)
+	took := time.Since(began)
+	if out.Err != nil || out.ExitCode != 0 {
+		t.Fatalf("want exit code 0: %+v", out)
+	}
+	if took > time.Second {
+		t.Errorf("Run took %v: it waited for the agent past its settle", took)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(b), ") Z ") {
+		t.Fatalf("helper %d gone when Run returned (%v): the op waited for the agent", pid, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		said := slices.ContainsFunc(log.records(), func(rec logRecord) bool {
+			return rec.entity == "TSettle" && rec.level == LevelWarn && rec.text == "said after the settle"
+		})
+		if said && unix.Kill(pid, 0) != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the settle: line logged %v, helper %d reaped %v; log %v", said, pid, unix.Kill(pid, 0) != nil, log.records())
+		}
+	}
+}
+
+// An agent that settled and then overstays the script timeout is killed.
+func TestSparesSettledAgentOverstayingIsKilled(t *testing.T) {
+	r, _ := sparesRunner(t, 1)
+	log := &recLogger{}
+	r.Log, r.Timeout, r.KillGrace = log, 300*time.Millisecond, 100*time.Millisecond
+	r.Env = append(r.Env, "TEST_AFTER=1h")
+	pid := idlePids(r.Spares)[0]
+	out := r.RunOp(context.Background(), haresources.Resource{Script: "TSettle", Args: []string{"0"}}, "start", nil)
+	if out.Err != nil || out.ExitCode != 0 {
+		t.Fatalf("want exit code 0: %+v", out)
+	}
+	killed := func() bool {
+		return slices.ContainsFunc(log.records(), func(rec logRecord) bool {
+			return rec.level == LevelWarn && strings.Contains(rec.text, "after it reported its result; killing process group")
+		})
+	}
+	for deadline := time.Now().Add(10 * time.Second); !killed() || unix.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the overstaying agent (helper %d) was not killed and reaped: %v", pid, log.records())
+		}
+	}
+}
+
+// Through the wrapper (no helper) there is no early end: the op lasts
+// until the agent returns, as Heartbeat's scripts do.
+func TestForkedSettleWaitsForTheExit(t *testing.T) {
+	r, dir := sparesRunner(t, 1)
+	os.WriteFile(filepath.Join(dir, "TSettle"), fmt.Appendf(nil, testWrapper+"# forked\n", "TSettle"), 0o755)
+	r.Env = append(r.Env, "TEST_AFTER=300ms")
+	began := time.Now()
+	out := r.Run(context.Background(), haresources.Resource{Script: "TSettle", Args: []string{"3"}}, "start")
+	if took := time.Since(began); took < 300*time.Millisecond || out.ExitCode != 3 || !slices.Contains(out.Output, "WARNING: said after the settle") {
+		t.Fatalf("forked run: took %v, %+v; want it to last the whole agent", took, out)
 	}
 }
 

@@ -286,6 +286,13 @@ func crashTakeover(t *testing.T, name string, real1, real2, stop bool) {
 	if !n1.holdsVIP(vip) {
 		t.Errorf("n1's VIP went away while its daemon was down")
 	}
+	if !real2 {
+		// IPaddr reports the old holder after its start has settled
+		// (agent.IO.Settle): the line may follow the service's start.
+		for deadline := time.Now().Add(2 * time.Second); !strings.Contains(n2.log(), "still answered") && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if log := n2.log(); !real2 {
 		if strings.Contains(log, "refusing to start") {
 			t.Errorf("n2's IPaddr refused to start:\n%s", grepLines(log, "refusing"))

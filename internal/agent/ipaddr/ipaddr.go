@@ -285,10 +285,11 @@ func takeover(k *addr.Kernel, t target, p addr.Placement, ifi *net.Interface, fr
 	// Listen as long as a normal start's probe would, but only after the
 	// address is up and the first gratuitous ARP is out, and only until
 	// the first answer: a node whose kernel is up answers within a
-	// millisecond or two, and only a takeover from a node that lost power
-	// waits the whole time before the group's next resource starts. A
-	// shorter window proved unreliable on a loaded machine, where the
-	// reader can be woken after its deadline with the answer queued.
+	// millisecond or two. Run in a standby helper, the op settles before
+	// the listen (agent.IO.Settle), so the group's next resource never
+	// waits for it. A shorter window proved unreliable on a loaded
+	// machine, where the reader can be woken after its deadline with the
+	// answer queued.
 	listen := probeWait
 	c, err := garp.OpenInterface(ifi) // if nil, Announce says why
 	if err == nil {
@@ -313,6 +314,11 @@ func takeover(k *addr.Kernel, t target, p addr.Placement, ifi *net.Interface, fr
 	if c == nil || probeWait == 0 {
 		return agent.OK
 	}
+	// The address is ours and announced: that is the takeover's outcome.
+	// The listen below only informs the log, so the group's next resource
+	// (and the daemon's record of the takeover) does not wait for it: up
+	// to the whole probe time after a power loss, when nobody answers.
+	io.Settled(agent.OK)
 	cf, err := c.AwaitHolder(t.IP, sent.Add(listen))
 	switch {
 	case err != nil:

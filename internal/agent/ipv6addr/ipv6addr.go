@@ -197,6 +197,9 @@ func start(k *addr.Kernel, t haresources.IPv6Spec, links []addr.Link, addrs, hel
 	io.Printf("INFO: added %s on %s", p.Prefix, p.Iface)
 	announcer.Announce(k, p.Iface, t.Addr, b, io)
 	if from != "" && pr != nil {
+		// Taken and announced: the outcome. The listen only informs the
+		// log, so the group's next resource does not wait for it.
+		io.Settled(agent.OK)
 		c, err := pr.awaitHolder(t.Addr, sent.Add(probeWait))
 		switch {
 		case err != nil:
