@@ -3,9 +3,11 @@ package addr
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -13,6 +15,7 @@ import (
 
 	"heartbeatd/internal/agent"
 	"heartbeatd/internal/clock"
+	"heartbeatd/internal/garp"
 )
 
 func TestRefreshFromEnv(t *testing.T) {
@@ -170,5 +173,51 @@ func TestDaemonAlive(t *testing.T) {
 	}
 	if DaemonAlive(cmd.Process.Pid) {
 		t.Fatalf("reaped process %d counted as alive", cmd.Process.Pid)
+	}
+}
+
+// scriptedSender is a Sender that records its sends and can fail them.
+type scriptedSender struct {
+	events *[]string
+	fail   error
+}
+
+func (s scriptedSender) Index() int   { return 1 }
+func (s scriptedSender) MAC() string  { return "02:00:00:00:00:01" }
+func (s scriptedSender) Close() error { return nil }
+func (s scriptedSender) Send(from, to int, _ time.Duration, _ func() (bool, error)) (int, error) {
+	*s.events = append(*s.events, fmt.Sprintf("send %d-%d", from, to))
+	if s.fail != nil {
+		return 0, s.fail
+	}
+	return to - from, nil
+}
+
+// A start settles (agent.IO.Settle) as soon as its first slot is out: the
+// daemon's next step does not wait for the background sender's fork and
+// exec. A first slot that could not be sent settles nothing (the agent's
+// return does).
+func TestAnnounceSettlesAfterTheFirstSlot(t *testing.T) {
+	ip := netip.MustParseAddr("10.0.0.1")
+	for _, tc := range []struct {
+		fail error
+		want string
+	}{
+		{nil, "send 0-1|settle 0|spawn"},
+		{errors.New("network is down"), "send 0-1"},
+	} {
+		var events []string
+		an := &Announcer{Name: "T", Frame: "frame", Process: "sender",
+			Sent: func(int, garp.Burst) string { return "slots" },
+			Command: func([]string) (*exec.Cmd, error) {
+				events = append(events, "spawn")
+				return exec.Command("true"), nil
+			}}
+		aio := agent.IO{Stdout: io.Discard, Stderr: io.Discard, Getenv: env(nil),
+			Settle: func(code int) { events = append(events, fmt.Sprint("settle ", code)) }}
+		an.AnnounceWith(nil, scriptedSender{events: &events, fail: tc.fail}, "eth0", ip, garp.DefaultBurst(), aio)
+		if got := strings.Join(events, "|"); got != tc.want {
+			t.Errorf("first slot error %v: %s, want %s", tc.fail, got, tc.want)
+		}
 	}
 }

@@ -264,6 +264,11 @@ func (an *Announcer) spawn(a Tail) error {
 // the rest, and the refresh if HA_ARP_REFRESH_MS asks for one, to a
 // detached process. Failures are warnings: the address is up, and
 // Heartbeat's IPaddr does not fail a start because send_arp failed.
+//
+// Announce is a successful start's last step: once the first slot is out
+// it settles the op with OK (agent.IO.Settle), so the daemon does not wait
+// for the detached process to be started. A caller must not fail the op
+// after it.
 func (an *Announcer) Announce(k *Kernel, iface string, ip netip.Addr, b garp.Burst, io agent.IO) {
 	if b.Count == 0 {
 		return
@@ -296,6 +301,8 @@ func (an *Announcer) AnnounceWith(k *Kernel, s Sender, iface string, ip netip.Ad
 		return
 	}
 	last := time.Now()
+	// The start has succeeded; the rest only follows up.
+	io.Settled(agent.OK)
 	refresh, _ := RefreshFromEnv(io.Getenv) // warned about in start
 	if head >= b.Count && refresh == 0 {
 		return
