@@ -3,6 +3,7 @@ package addr
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/netip"
@@ -124,7 +125,7 @@ func ClaimAnnouncer(ip netip.Addr, silence func()) (*Claim, error) {
 		if !errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("claim the announcer of %s: %w", ip, err)
 		}
-		DismissAnnouncer(ip)
+		_, _ = DismissAnnouncer(ip) // waited for below
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("claim the announcer of %s: the running announcer did not step down within %v", ip, claimWait)
 		}
@@ -191,19 +192,23 @@ func sameUser(conn *net.UnixConn) bool {
 
 // DismissAnnouncer tells the background announcer of ip in this network
 // namespace, if one runs, to end, and waits (at most dismissWait) until it
-// has stopped sending; it reports whether one was there. An announcer of
-// an older build closes the connection without a byte; that counts as
-// the answer too.
-func DismissAnnouncer(ip netip.Addr) bool {
+// has stopped sending; found reports whether one was there. An announcer
+// of an older build closes the connection without a byte; that counts as
+// the answer too. err is set when no answer came in time: the announcer
+// may still send a frame (it stops at its next slot, finding the address
+// gone).
+func DismissAnnouncer(ip netip.Addr) (found bool, err error) {
 	conn, err := net.DialUnix("unix", nil, announcerName(ip))
 	if err != nil {
-		return false
+		return false, nil
 	}
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(dismissWait))
 	var b [1]byte
-	conn.Read(b[:])
-	return true
+	if _, err := conn.Read(b[:]); err != nil && !errors.Is(err, io.EOF) {
+		return true, fmt.Errorf("the background announcer of %s did not confirm it stopped within %v: %w", ip, dismissWait, err)
+	}
+	return true, nil
 }
 
 // RefreshLoop re-announces an address: every interval it asks owned

@@ -107,8 +107,8 @@ func TestClaimAnnouncerNewestWins(t *testing.T) {
 		t.Fatal("the newest announcer was superseded")
 	default:
 	}
-	if !DismissAnnouncer(ip) {
-		t.Fatal("DismissAnnouncer found no announcer")
+	if found, err := DismissAnnouncer(ip); !found || err != nil {
+		t.Fatalf("DismissAnnouncer: found %v, %v", found, err)
 	}
 	select {
 	case <-second.Superseded():
@@ -116,7 +116,7 @@ func TestClaimAnnouncerNewestWins(t *testing.T) {
 		t.Fatal("DismissAnnouncer did not end the announcer")
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for DismissAnnouncer(ip) {
+	for found, _ := DismissAnnouncer(ip); found; found, _ = DismissAnnouncer(ip) {
 		if time.Now().After(deadline) {
 			t.Fatal("the name is still taken after the announcer ended")
 		}
@@ -139,8 +139,8 @@ func TestDismissWaitsForTheSenderToGoQuiet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if !DismissAnnouncer(ip) {
-		t.Fatal("DismissAnnouncer found no announcer")
+	if found, err := DismissAnnouncer(ip); !found || err != nil {
+		t.Fatalf("DismissAnnouncer: found %v, %v", found, err)
 	}
 	if !quiet.Load() {
 		t.Fatal("DismissAnnouncer returned before the announcer silenced its sender")
@@ -156,6 +156,21 @@ func TestDismissWaitsForTheSenderToGoQuiet(t *testing.T) {
 		t.Fatal(err)
 	}
 	next.Close()
+}
+
+// An announcer that does not go quiet within dismissWait (stuck in a
+// write) is reported, so stop can say a frame may still follow.
+func TestDismissReportsAnAnnouncerThatDoesNotAnswer(t *testing.T) {
+	ip := netip.AddrFrom16([16]byte{0xfd, 0, 0x02, 0x35, 14: byte(os.Getpid() >> 8), 15: byte(os.Getpid())})
+	c, err := ClaimAnnouncer(ip, func() { time.Sleep(dismissWait + 500*time.Millisecond) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	found, err := DismissAnnouncer(ip)
+	if !found || err == nil || !strings.Contains(err.Error(), "did not confirm it stopped") {
+		t.Fatalf("DismissAnnouncer: found %v, %v; want found and an error", found, err)
+	}
 }
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -24,11 +24,18 @@ func Status(ip netip.Addr, iface string, held []IfAddr, io agent.IO) int {
 	}
 	// Held on another interface than configured: still ours, so "running"
 	// (the peer must not start it too); stop will remove it wherever it is.
-	if iface != "" && held[0].Iface != iface {
-		fmt.Fprintf(io.Stderr, "WARNING: %s is configured on %s, not on %s as the resource says\n", ip, held[0].Iface, iface)
-	}
+	WarnElsewhere(ip, iface, held, io)
 	io.Printf("running")
 	return agent.OK
+}
+
+// WarnElsewhere warns when the held address is on another interface than
+// the resource names (iface, "" = any). status and start both take it as
+// held: it stays where it is.
+func WarnElsewhere(ip netip.Addr, iface string, held []IfAddr, io agent.IO) {
+	if len(held) > 0 && iface != "" && held[0].Iface != iface {
+		fmt.Fprintf(io.Stderr, "WARNING: %s is configured on %s, not on %s as the resource says\n", ip, held[0].Iface, iface)
+	}
 }
 
 // Monitor answers monitor (agent package comment): healthy when the

@@ -178,7 +178,9 @@ func stop(k *addr.Kernel, t target, held []addr.IfAddr, io agent.IO) int {
 		// The address's background announcer (arp_refresh) ends now
 		// rather than at its next slot, when it would find the address
 		// gone.
-		addr.DismissAnnouncer(t.IP)
+		if _, err := addr.DismissAnnouncer(t.IP); err != nil {
+			fmt.Fprintf(io.Stderr, "WARNING: %v\n", err)
+		}
 	}
 	return rc
 }
@@ -195,9 +197,7 @@ func start(k *addr.Kernel, t target, links []addr.Link, addrs []addr.IfAddr, hel
 		// Held on another interface than the resource names, the address
 		// is still ours, as status says; it stays where it is.
 		a := held[0]
-		if t.Iface != "" && a.Iface != t.Iface {
-			fmt.Fprintf(io.Stderr, "WARNING: %s is configured on %s, not on %s as the resource says\n", t.IP, a.Iface, t.Iface)
-		}
+		addr.WarnElsewhere(t.IP, t.Iface, held, io)
 		io.Printf("INFO: %s already configured on %s; announcing it again", t.IP, labelOrIface(a.Label, a.Iface))
 		announcer.Announce(k, a.Iface, t.IP, burst, io)
 		return agent.OK
@@ -318,6 +318,7 @@ func takeover(k *addr.Kernel, t target, p addr.Placement, ifi *net.Interface, fr
 	// The listen below only informs the log, so the group's next resource
 	// (and the daemon's record of the takeover) does not wait for it: up
 	// to the whole probe time after a power loss, when nobody answers.
+	// Announce has settled already unless its first slot failed.
 	io.Settled(agent.OK)
 	cf, err := c.AwaitHolder(t.IP, sent.Add(listen))
 	switch {

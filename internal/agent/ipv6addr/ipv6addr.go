@@ -122,7 +122,10 @@ func stop(k *addr.Kernel, t haresources.IPv6Spec, held []addr.IfAddr, io agent.I
 		io.Printf("INFO: removed %s from %s", a.Prefix, a.Iface)
 	}
 	if rc == agent.OK {
-		addr.DismissAnnouncer(t.Addr) // its refresher ends now
+		// Its refresher ends now.
+		if _, err := addr.DismissAnnouncer(t.Addr); err != nil {
+			fmt.Fprintf(io.Stderr, "WARNING: %v\n", err)
+		}
 	}
 	return rc
 }
@@ -136,10 +139,7 @@ func start(k *addr.Kernel, t haresources.IPv6Spec, links []addr.Link, addrs, hel
 	}
 	if len(held) > 0 {
 		a := held[0]
-		if t.Iface != "" && a.Iface != t.Iface {
-			// Still ours, as status says; it stays where it is.
-			fmt.Fprintf(io.Stderr, "WARNING: %s is configured on %s, not on %s as the resource says\n", t.Addr, a.Iface, t.Iface)
-		}
+		addr.WarnElsewhere(t.Addr, t.Iface, held, io) // still ours, as status says
 		io.Printf("INFO: %s already configured on %s; announcing it again", t.Addr, a.Iface)
 		announcer.Announce(k, a.Iface, t.Addr, b, io)
 		return agent.OK
