@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -124,8 +126,30 @@ func statusCopies(t *testing.T, n *hbNode, src string, d time.Duration) map[int]
 	var out strings.Builder
 	dump := n.ns.Command("tcpdump", "-l", "-n", "-A", "-i", "eth1", "udp port 694")
 	dump.Stdout = &out
+	// The window starts once tcpdump listens: on a loaded machine its
+	// start-up took the whole window once, and it saw nothing.
+	stderr, err := dump.StderrPipe()
+	if err != nil {
+		t.Fatalf("tcpdump: %v", err)
+	}
 	if err := dump.Start(); err != nil {
 		t.Fatalf("tcpdump: %v", err)
+	}
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on") {
+				close(listening)
+				break
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case <-listening:
+	case <-time.After(10 * time.Second):
+		t.Errorf("tcpdump did not say it was listening within 10 s")
 	}
 	time.Sleep(d)
 	dump.Process.Signal(syscall.SIGINT)
