@@ -117,6 +117,14 @@ func (w *world) settled() {
 			w.violate("after the faults and 120 s connected, %s runs on %v", k, on)
 		}
 	}
+	// Liveness of the exchanges: a node left believing the other in flux
+	// ignores every standby request of the peer ("Other side is in flux")
+	// until the peer happens to change again.
+	for _, sn := range w.nodes {
+		if sn.running && !sn.paused && sn.n.RM().RscStatus() == "transition" {
+			w.violate("after the faults and 120 s connected, %s still sees a transition: %s", sn.name, sn.n.RM().State())
+		}
+	}
 }
 
 // boot starts both daemons a moment apart (starts fail now and then) and

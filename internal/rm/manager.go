@@ -409,10 +409,15 @@ func (m *Manager) sendResourcesHeld(stable bool, info string) {
 	m.send(msgResource(hold, stable, info))
 }
 
-func (m *Manager) sendStandbyMsg(info string) {
+// sendStandbyMsg sends ask_resources; extra is field, value pairs after
+// Heartbeat's own fields.
+func (m *Manager) sendStandbyMsg(info string, extra ...string) {
 	msg := wire.New("ask_resources")
 	msg.Set("rsc_hold", m.standbySet.String())
 	msg.Set("info", info)
+	for i := 0; i+1 < len(extra); i += 2 {
+		msg.Set(extra[i], extra[i+1])
+	}
 	m.send(msg)
 }
 

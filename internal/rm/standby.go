@@ -43,9 +43,13 @@ func (m *Manager) askForResources(msg *wire.Message, fromMe bool) {
 		return
 	}
 	from := m.cfg.Peer
+	var by overtakenBy
+	if !fromMe {
+		by = m.overtaken(msg)
+	}
 	if fromMe {
 		from = m.cfg.Local
-	} else if m.overtaken(msg).starting {
+	} else if by.starting {
 		m.logf(LevelInfo, "standby message [%s] from %s ignored: sent before its last starting message.", info, from)
 		return
 	}
@@ -58,9 +62,14 @@ func (m *Manager) askForResources(msg *wire.Message, fromMe bool) {
 	}
 	if info == "cancel" {
 		// Not in Heartbeat 3.0.6: a heartbeatd peer aborted its standby
-		// because a group failed to stop there.
+		// because a group failed to stop there, or our answer came after
+		// its request had timed out.
 		if !fromMe && (m.standby == standbyOther || m.standby == standbyMe) {
-			m.logf(LevelWarn, "%s cancelled its standby request [%s]: a group failed to stop there.", from, rtype)
+			why := "a group failed to stop there"
+			if msg.Value("reason") == cancelTimedOut {
+				why = "our answer came after the request had timed out there"
+			}
+			m.logf(LevelWarn, "%s cancelled its standby request [%s]: %s.", from, rtype, why)
 			m.standby = standbyNot
 			m.standbyUntil = time.Time{}
 			m.otherStable = false
@@ -76,6 +85,21 @@ func (m *Manager) askForResources(msg *wire.Message, fromMe bool) {
 	ignored := false
 	switch m.standby {
 	case standbyNot:
+		if !fromMe && info == "other" && !by.ask {
+			// The peer answers a request of ours that timed out here
+			// (StandbyTimeout: loss delayed our "me" or its "other").
+			// Heartbeat 3.0.6 ignores it, and the peer, which now waits
+			// for our "done", refuses every standby request and reports
+			// a transition until StandbyResourceTimeout (60 min). We tell
+			// it to leave the exchange, and what we hold, so that it
+			// counts us stable again (node simulator seed 15617).
+			m.logf(LevelError, "Ignored standby message '%s' from %s in state %d", info, from, orig)
+			m.logf(LevelWarn, "%s answered our standby request after it had timed out: asking it to cancel.", from)
+			m.standbySet = rtype
+			m.sendStandbyMsg("cancel", "reason", cancelTimedOut)
+			m.sendResourcesHeld(m.rstate == stateStable, "")
+			return
+		}
 		if !m.otherStable {
 			m.logf(LevelWarn, "standby message [%s] from %s ignored.  Other side is in flux.", info, from)
 			return
@@ -153,7 +177,14 @@ func (m *Manager) askForResources(msg *wire.Message, fromMe bool) {
 			// its acquisition, and an "isstable=1" it sent during the
 			// exchange (a 3.0.6 peer answers a late one of ours) would make
 			// the groups it just took look like nobody's (seeds 3742, 7219).
-			m.otherStable = false
+			// If that message overtook the "done" (a lost packet and its
+			// retransmission), it was applied already and is the peer's
+			// state now: flux here would then last until the peer's next
+			// change, and every standby request of its meanwhile would be
+			// ignored as "in flux" (a CI run of the loss interop test).
+			if !by.resource {
+				m.otherStable = false
+			}
 		}
 		m.sendResourcesHeld(true, "")
 	}
@@ -199,13 +230,19 @@ func (m *Manager) abortStandbyAfterStopFailure(j *job) {
 	m.logf(LevelCrit, "Standby [%s] aborted: %s failed to stop; %s keeps the set and restarts the groups it stopped.",
 		j.reqSet, strings.Join(j.fatal, ", "), m.cfg.Local)
 	m.standbySet = j.reqSet
-	m.sendStandbyMsg("cancel")
+	m.sendStandbyMsg("cancel", "reason", cancelStopFailed)
 	m.standby = standbyNot
 	m.standbyUntil = time.Time{}
 	m.iHold = j.prevHold
 	m.otherStable = true
 	m.queue(&job{kind: jobRollback, start: true, keys: j.running})
 }
+
+// The reason field of a heartbeatd "cancel" (a 3.0.6 peer ignores both).
+const (
+	cancelStopFailed = "stop-failed"
+	cancelTimedOut   = "timed-out"
+)
 
 // parseAdminSet maps hb_standby/hb_takeover arguments.
 func parseAdminSet(s string) (string, bool) {
