@@ -54,7 +54,9 @@ package rm
 //     longer claims), and is cancelled by a standby that gives them away.
 //   - Orphans: when both sides are stable and nobody claims our home groups
 //     (Heartbeat only logs "No one owns our local resources!"), we acquire
-//     them; claimed groups found stopped are started.
+//     them once that has lasted 250 ms (a daemon resuming from a stall
+//     reads the peer's older messages first); claimed groups found
+//     stopped are started.
 //   - Legacy: only answers to our own ip-requests are honoured, and an
 //     ip-request from an earlier run of the peer is dropped. After a
 //     partition-heal release of the peer's groups we send it an

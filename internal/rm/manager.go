@@ -103,6 +103,9 @@ type Manager struct {
 	needFailback bool // rsc_needs_failback
 	// failbackRetryAt: PerformAutoFailback was delayed (AutoFailbackProc).
 	failbackRetryAt time.Time
+	// orphanSince: since when nobody has claimed our home groups as far as
+	// the peer's messages tell (adoptOrphans); zero = they are claimed.
+	orphanSince time.Time
 
 	localTakeoverAt time.Time // local_takeover_time (set once, as Heartbeat)
 	localWorkDone   bool      // local_takeover_work_done
@@ -313,7 +316,7 @@ func (m *Manager) Idle() bool {
 	atRest := m.rstate == stateStable && m.standby == standbyNot &&
 		m.release == relNone && m.shutdown == shutNone
 	noDeadline := m.standbyUntil.IsZero() && m.failbackRetryAt.IsZero() &&
-		m.failureStandbyAt.IsZero() && m.fencing == "" && m.fenceRetryAt.IsZero()
+		m.failureStandbyAt.IsZero() && m.fencing == "" && m.fenceRetryAt.IsZero() && m.orphanSince.IsZero()
 	noWork := m.cur == nil && len(m.jobs) == 0 && len(m.self) == 0 && len(m.asked) == 0
 	return atRest && noDeadline && noWork &&
 		m.otherStable && !m.takeover && !m.reqDeferred && !m.healing && m.ipfailIdle()

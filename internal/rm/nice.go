@@ -235,19 +235,39 @@ func (m *Manager) resolveConflict(full bool) {
 	m.queue(&job{kind: jobReleaseForeign, keys: m.keysOf(rscForeign)})
 }
 
+// orphanConfirm is how long our home groups must stay unclaimed before
+// adoptOrphans takes them: long enough for a backlog of messages to be
+// read. A daemon that stood still (SIGSTOP, a stall) past deadtime reads,
+// on resuming, what the peer sent meanwhile, oldest first: a claim of
+// "local" from before the peer took our groups over (without fencing, as
+// Heartbeat's rule has it when we held nothing) made us start them while
+// the peer ran them, and the next message of the backlog said "all" (node
+// simulator seeds 6166, 8780 with fence_policy heartbeat).
+const orphanConfirm = 250 * time.Millisecond
+
 // adoptOrphans: Heartbeat only logs "No one owns our local resources!" when
 // both sides are stable and neither claims our home groups (e.g. the peer
-// held them and restarted within deadtime). We take them back.
+// held them and restarted within deadtime). We take them back, once that
+// has lasted orphanConfirm.
 func (m *Manager) adoptOrphans() {
 	if !m.nice || m.rstate != stateStable || !m.otherStable || m.standby != standbyNot ||
 		m.shuttingDown() || m.shutdown == shutDelayed || m.cur != nil || len(m.jobs) > 0 || !m.peerAlive() {
+		m.orphanSince = time.Time{}
 		return
 	}
 	if m.iHold&rscLocal == 0 && m.otherHolds&rscForeign == 0 {
+		if m.orphanSince.IsZero() {
+			m.orphanSince = m.now
+		}
+		if m.now.Sub(m.orphanSince) < orphanConfirm {
+			return // a Tick comes back: the manager is not Idle
+		}
+		m.orphanSince = time.Time{}
 		m.logf(LevelError, "No one owns our local resources! Acquiring them.")
 		m.reqOurResources(true)
 		return
 	}
+	m.orphanSince = time.Time{}
 	// What we claim must run: a claimed group found stopped (and not given
 	// up after failed starts) is started, unless the peer claims it too.
 	var keys []string
