@@ -16,6 +16,7 @@ import (
 	"heartbeatd/internal/authlimit"
 	"heartbeatd/internal/clock"
 	"heartbeatd/internal/config"
+	"heartbeatd/internal/executor/executortest"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
 	"heartbeatd/internal/wire"
@@ -155,7 +156,7 @@ func TestLoopRunsOnInjectedClock(t *testing.T) {
 	}
 
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	fs := &fakeScripts{}
+	fs := &executortest.Scripts{}
 	fake := clock.NewFake(t0)
 	clk := &armingClock{Fake: fake}
 	var mu sync.Mutex
@@ -230,7 +231,7 @@ func TestLoopRunsOnInjectedClock(t *testing.T) {
 	if finished.Load() {
 		t.Fatalf("Run returned early: %v", runErr)
 	}
-	if got := fs.ops(); strings.Join(got, "|") != "status svc|start svc" {
+	if got := fs.Ops(); strings.Join(got, "|") != "status svc|start svc" {
 		t.Errorf("script ops while alone: %q, want status, then start of svc", got)
 	}
 	cancel()
@@ -244,7 +245,7 @@ func TestLoopRunsOnInjectedClock(t *testing.T) {
 	if runErr != nil {
 		t.Fatalf("Run: %v", runErr)
 	}
-	if got := fs.ops(); len(got) != 3 || got[2] != "stop svc" {
+	if got := fs.Ops(); len(got) != 3 || got[2] != "stop svc" {
 		t.Errorf("script ops at the end: %q, want svc stopped at the shutdown", got)
 	}
 	if took := fake.Since(t0) - stopAt; took < shutdownLinger {

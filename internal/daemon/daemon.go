@@ -22,6 +22,7 @@ import (
 	"heartbeatd/internal/clock"
 	"heartbeatd/internal/config"
 	"heartbeatd/internal/control"
+	"heartbeatd/internal/executor"
 	"heartbeatd/internal/level"
 	"heartbeatd/internal/logging"
 	"heartbeatd/internal/media"
@@ -69,7 +70,7 @@ type Options struct {
 	SyslogPath string
 	// Scripts runs the resource scripts; nil means a script.Runner over
 	// ConfDir's resource.d and /etc/init.d.
-	Scripts Scripts
+	Scripts executor.Scripts
 }
 
 // Daemon is one running node.
@@ -90,7 +91,7 @@ type Daemon struct {
 
 	media *media.Set
 	recv  chan media.Packet
-	exec  *executor
+	exec  *executor.Executor
 
 	calls    *control.Loop // control-socket calls, to the loop and parked until answered
 	ctl      *control.Server
@@ -216,7 +217,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		scripts = d.applied.ScriptRunner(sctx, d.opts.ConfDir, d.local, d.clock, d.log)
 	}
 	fencer := d.applied.Fencer(d.local, func(l level.Level, text string) { d.log.Log("heartbeat", l, text) })
-	d.exec = &executor{scripts: d.metrics.Scripts(scripts), fencer: fencer, drbdadm: cmp.Or(d.opts.Drbdadm, "drbdadm"), clock: d.clock, done: make(chan node.Event, 16)}
+	d.exec = &executor.Executor{Scripts: d.metrics.Scripts(scripts), Fencer: fencer, Drbdadm: cmp.Or(d.opts.Drbdadm, "drbdadm"), Clock: d.clock, Done: make(chan node.Event, 16)}
 
 	d.recv = make(chan media.Packet, 1024)
 	if err := d.openMedia(); err != nil {
@@ -234,7 +235,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer srv.Close()
 	d.watchConfig(sctx)
 	fencer.Checked = func(dev config.FenceDevice, ok bool) {
-		d.exec.done <- node.FenceDeviceChecked{Name: dev.String(), OK: ok}
+		d.exec.Done <- node.FenceDeviceChecked{Name: dev.String(), OK: ok}
 	}
 	go fencer.Watch(sctx, d.clock, d.cfg.FenceCheckInterval)
 

@@ -110,7 +110,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 				return nil
 			}
 			ticked = true
-		case r := <-d.exec.done:
+		case r := <-d.exec.Done:
 			d.step(r)
 		case call := <-d.calls.C:
 			d.adminCall(call)
@@ -234,9 +234,9 @@ func (d *Daemon) doOne(a node.Action) {
 		resp.Code = a.Code // DRBD's fence-peer code, 0 included
 		d.calls.Answer(a.ID, resp)
 	case node.RunOutdate:
-		d.exec.outdate(a)
+		d.exec.Outdate(a)
 	case node.RunScript:
-		d.exec.run(a.Run)
+		d.exec.Run(a.Run)
 	case node.Exiting:
 		d.exitAt = d.clock.Now().Add(shutdownLinger)
 	case node.PersistPeer:
@@ -255,7 +255,7 @@ func (d *Daemon) doRM(a rm.Action) {
 	case rm.Reboot:
 		d.reboot(a.Reason)
 	case rm.Fence:
-		d.exec.fence(a.Node)
+		d.exec.Fence(a.Node)
 	}
 }
 

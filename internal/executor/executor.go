@@ -1,4 +1,9 @@
-package daemon
+// Package executor carries out the node's I/O actions for the daemon: one
+// resource script op, `drbdadm outdate` for the peer, a STONITH reset. Each
+// runs on a goroutine of its own and is reported as a node.Event on Done.
+// It decides nothing: what runs when, in which order and after which
+// failure is the node's (grouprun, node/outdate.go, rm).
+package executor
 
 import (
 	"context"
@@ -25,24 +30,23 @@ type Scripts interface {
 	StartChecks(res haresources.Resource) bool
 }
 
-// executor carries out the node's RunScript, RunOutdate and Fence actions, each
-// on a goroutine of its own, and reports them on done. It decides
-// nothing: what runs when, in which order and after which failure is the
-// node's (grouprun, node/outdate.go).
-type executor struct {
-	scripts Scripts
-	fencer  *fence.Fencer
-	drbdadm string
-	clock   clock.Clock
-	done    chan node.Event
+// Executor carries out RunScript, RunOutdate and Fence actions.
+type Executor struct {
+	Scripts Scripts
+	Fencer  *fence.Fencer
+	Drbdadm string // the drbdadm program
+	Clock   clock.Clock
+	// Done receives every result; the daemon's loop reads it.
+	Done chan node.Event
 }
 
 // announceTimeout bounds a re-announcement's start: it only sends
 // gratuitous ARP, and nothing waits for it but the group's next op.
 const announceTimeout = time.Minute
 
-func (e *executor) run(r grouprun.Run) {
-	if r.Kind == grouprun.Start && r.Op == grouprun.OpStatus && e.scripts.StartChecks(r.Resource) {
+// Run runs one script op of a group run.
+func (e *Executor) Run(r grouprun.Run) {
+	if r.Kind == grouprun.Start && r.Op == grouprun.OpStatus && e.Scripts.StartChecks(r.Resource) {
 		// The status before a start, for an agent whose start checks for
 		// itself (heartbeatd's IPaddr: a held address is only announced
 		// again): "stopped" is the answer that leads to exactly the start
@@ -53,9 +57,9 @@ func (e *executor) run(r grouprun.Run) {
 		// goroutine takes over if it is.
 		d := node.ScriptDone{Result: grouprun.Result{ID: r.ID}}
 		select {
-		case e.done <- d:
+		case e.Done <- d:
 		default:
-			go func() { e.done <- d }()
+			go func() { e.Done <- d }()
 		}
 		return
 	}
@@ -64,11 +68,11 @@ func (e *executor) run(r grouprun.Run) {
 		ctx := context.Background()
 		if r.Kind == grouprun.Announce {
 			var cancel context.CancelFunc
-			ctx, cancel = clock.WithTimeout(ctx, e.clock, announceTimeout)
+			ctx, cancel = clock.WithTimeout(ctx, e.Clock, announceTimeout)
 			defer cancel()
 		}
-		out := e.scripts.RunOp(ctx, r.Resource, string(r.Op), env)
-		e.done <- node.ScriptDone{Result: grouprun.Result{ID: r.ID, Exit: out.ExitCode, Running: out.Running,
+		out := e.Scripts.RunOp(ctx, r.Resource, string(r.Op), env)
+		e.Done <- node.ScriptDone{Result: grouprun.Result{ID: r.ID, Exit: out.ExitCode, Running: out.Running,
 			Missing: script.IsMissing(out.Err), Incomplete: out.Err != nil,
 			Unkillable: errors.Is(out.Err, script.ErrUnkillable), Output: script.FirstLine(out)}}
 	}()
@@ -88,13 +92,13 @@ func runEnv(r grouprun.Run) []string {
 	return env
 }
 
-// outdate runs `drbdadm outdate RES` for the peer, bounded in time; the
+// Outdate runs `drbdadm outdate RES` for the peer, bounded in time; the
 // node trims and logs its output with the exit status.
-func (e *executor) outdate(a node.RunOutdate) {
+func (e *Executor) Outdate(a node.RunOutdate) {
 	go func() {
-		ctx, cancel := clock.WithTimeout(context.Background(), e.clock, time.Minute)
+		ctx, cancel := clock.WithTimeout(context.Background(), e.Clock, time.Minute)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, e.drbdadm, "outdate", a.Resource).CombinedOutput()
+		out, err := exec.CommandContext(ctx, e.Drbdadm, "outdate", a.Resource).CombinedOutput()
 		exit := 0
 		if err != nil {
 			exit = -1
@@ -103,15 +107,15 @@ func (e *executor) outdate(a node.RunOutdate) {
 				exit = ee.ExitCode()
 			}
 		}
-		e.done <- node.CommandDone{Origin: a.Origin, Resource: a.Resource, Exit: exit, Output: string(out)}
+		e.Done <- node.CommandDone{Origin: a.Origin, Resource: a.Resource, Exit: exit, Output: string(out)}
 	}()
 }
 
-// fence resets a dead peer with this node's STONITH devices; the resource
+// Fence resets a dead peer with this node's STONITH devices; the resource
 // manager takes over only once it is told the reset succeeded.
-func (e *executor) fence(peer string) {
+func (e *Executor) Fence(peer string) {
 	go func() {
-		ok := e.fencer.ResetNode(context.Background(), peer)
-		e.done <- node.FromRM(rm.FenceDone{Node: peer, OK: ok})
+		ok := e.Fencer.ResetNode(context.Background(), peer)
+		e.Done <- node.FromRM(rm.FenceDone{Node: peer, OK: ok})
 	}()
 }
