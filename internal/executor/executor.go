@@ -22,7 +22,7 @@ import (
 )
 
 // Scripts runs one resource script op; script.Runner is the real one.
-// Tests of the shell put a fake here, so they fork no scripts.
+// Tests of the shell put executortest.Scripts here, so they fork no scripts.
 type Scripts interface {
 	RunOp(ctx context.Context, res haresources.Resource, op string, env []string) script.Result
 	// StartChecks: res's start does the status check itself (see
